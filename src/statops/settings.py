@@ -1,0 +1,89 @@
+"""Settings from STATOPS_* environment variables and <workspace>/statops.toml."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from statops.errors import InvalidInput
+
+DEFAULT_HOME = "statops-home"
+SETTINGS_FILE = "statops.toml"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Precedence: explicit arguments, environment, statops.toml, defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="STATOPS_", extra="ignore")
+
+    home: Path = Field(default=Path(DEFAULT_HOME), description="workspace folder")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of our store; default SQLite in the workspace"
+    )
+    mlflow_uri: str | None = Field(
+        default=None, description="MLflow tracking/registry URI; default SQLite in the workspace"
+    )
+    user: str | None = Field(default=None, description="who acts; default the OS user")
+    score_chunk_rows: int = Field(default=50_000, gt=0, description="rows per chunk when scoring")
+    log_text: bool = Field(default=True, description="keep input text in the prediction log")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _WorkspaceFileSource(settings_cls))
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def actor(self) -> str:
+        if self.user:
+            return self.user
+        try:
+            return os.getlogin()
+        except OSError:
+            return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+class _WorkspaceFileSource(PydanticBaseSettingsSource):
+    """Reads <home>/statops.toml, where home comes from the environment or the default."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        # current_state holds what the higher-priority sources (arguments, environment) set.
+        home = Path(self.current_state.get("home") or DEFAULT_HOME)
+        return read_settings_file(home)
+
+
+def read_settings_file(home: Path) -> dict[str, Any]:
+    """The [statops] table of <home>/statops.toml, or {} when there is none."""
+    path = home / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path} is not valid TOML: {exc}") from exc
+    table = data.get("statops", {})
+    return {k: v for k, v in table.items() if k != "home"}
+
+
+def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings for the workspace at `home` (else STATOPS_HOME, else ./statops-home)."""
+    if home is not None:
+        overrides["home"] = Path(home)
+    return Settings(**overrides)

@@ -1,0 +1,90 @@
+"""Our own store: classifications, the dataset catalogue and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Classification(Base):
+    """One version of a statistical classification (e.g. SOC 2010)."""
+
+    __tablename__ = "classifications"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_classification_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    levels: Mapped[list[Any]] = mapped_column(JSON)
+    source_file: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    codes: Mapped[list[ClassificationCode]] = relationship(
+        back_populates="classification", cascade="all, delete-orphan", order_by="ClassificationCode.id"
+    )
+
+
+class ClassificationCode(Base):
+    __tablename__ = "classification_codes"
+    __table_args__ = (UniqueConstraint("classification_id", "code", name="uq_classification_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    classification_id: Mapped[int] = mapped_column(
+        ForeignKey("classifications.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(100))
+    depth: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    classification: Mapped[Classification] = relationship(back_populates="codes")
+
+
+class Dataset(Base):
+    """An immutable, content-hashed snapshot of labelled (or unlabelled) records."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_dataset_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[Any]] = mapped_column(JSON)
+    text_column: Mapped[str] = mapped_column(String(200))
+    label_column: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    classification: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    classification_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    cycle: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    gsbpm: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    source_file: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    snapshot_path: Mapped[str] = mapped_column(String(1000))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Every state change: who did what to which thing, when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
