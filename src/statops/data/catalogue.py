@@ -1,0 +1,233 @@
+"""The dataset catalogue: validated, immutable, content-hashed Parquet snapshots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from statops.classifications.catalogue import get_classification
+from statops.classifications.hierarchy import Hierarchy
+from statops.data.gsbpm import check_cycle, check_gsbpm
+from statops.tables import read_table, require_columns
+from statops.errors import Conflict, InvalidInput, NotFound
+from statops.hashing import file_sha256, frame_sha256
+from statops.names import check_name, split_versioned
+from statops.store.schema import Dataset
+from statops.workspace import Workspace
+
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A catalogue entry."""
+
+    name: str
+    version: int
+    sha256: str
+    rows: int
+    columns: list[dict[str, str]]
+    text_column: str
+    label_column: str | None
+    classification: str | None
+    classification_version: str | None
+    cycle: str | None
+    gsbpm: str | None
+    source_file: str
+    source_sha256: str
+    snapshot_path: str
+    created_by: str
+    created_at: Any
+    created: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if k == "created_at" else v) for k, v in self.__dict__.items() if k != "created"}
+
+
+def _row_numbers(mask: pd.Series) -> str:
+    rows = [str(i + 1) for i in mask[mask].index[:MAX_LISTED]]
+    more = int(mask.sum()) - len(rows)
+    return ", ".join(rows) + (f" and {more} more" if more > 0 else "")
+
+
+def validate_records(frame: pd.DataFrame, text_column: str, label_column: str | None, source: str) -> pd.DataFrame:
+    """Checks columns, empty texts and empty labels; returns the frame with labels stripped."""
+    require_columns(list(frame.columns), [text_column] + ([label_column] if label_column else []), source)
+    frame = frame.reset_index(drop=True)
+    empty_text = frame[text_column].isna() | (frame[text_column].str.strip() == "")
+    if empty_text.any():
+        raise InvalidInput(
+            f"{source}: {int(empty_text.sum())} row(s) have an empty '{text_column}' (data rows {_row_numbers(empty_text)})"
+        )
+    if label_column:
+        labels = frame[label_column].str.strip()
+        empty_label = labels.isna() | (labels == "")
+        if empty_label.any():
+            raise InvalidInput(
+                f"{source}: {int(empty_label.sum())} row(s) have an empty '{label_column}' "
+                f"(data rows {_row_numbers(empty_label)})"
+            )
+        frame = frame.assign(**{label_column: labels})
+    return frame
+
+
+def add_dataset(
+    ws: Workspace,
+    name: str,
+    path: str | Path,
+    text_column: str,
+    label_column: str | None = None,
+    classification: str | None = None,
+    cycle: str | None = None,
+    gsbpm: str | None = None,
+    allow_unknown_codes: bool = False,
+) -> DatasetInfo:
+    """Validate a file and store it as the next version of dataset `name` (or return the identical one)."""
+    check_name(name, "dataset")
+    check_cycle(cycle)
+    check_gsbpm(gsbpm)
+    path = Path(path)
+    classification_info = get_classification(ws, classification) if classification else None
+    if classification_info and not label_column:
+        raise InvalidInput("--classification needs --label-column: the codes to check are in that column")
+    frame = validate_records(read_table(path), text_column, label_column, path.name)
+    if classification_info and label_column:
+        known = set(classification_info.hierarchy.codes)
+        counts = frame[label_column].value_counts()
+        unknown = [(str(code), int(n)) for code, n in counts.items() if code not in known]
+        if unknown and not allow_unknown_codes:
+            listed = ", ".join(f"{code} ({n} rows)" for code, n in unknown[:MAX_LISTED])
+            more = f" and {len(unknown) - MAX_LISTED} more" if len(unknown) > MAX_LISTED else ""
+            raise InvalidInput(
+                f"{path.name}: {len(unknown)} code(s) in '{label_column}' are not in classification "
+                f"{classification_info.name} {classification_info.version}: {listed}{more}; "
+                "fix them or pass --allow-unknown-codes"
+            )
+    sha = frame_sha256(frame)
+    with ws.store.session() as session:
+        existing = session.scalars(
+            select(Dataset).where(Dataset.name == name, Dataset.sha256 == sha,
+                                  Dataset.text_column == text_column, Dataset.label_column == label_column)
+            .order_by(Dataset.version)
+        ).first()
+        if existing is not None:
+            return _info(existing, created=False)
+    snapshot = _write_snapshot(ws, frame, sha)
+    columns = [{"name": str(c), "type": "string"} for c in frame.columns]
+    for _attempt in range(5):
+        try:
+            with ws.store.session() as session:
+                latest = session.scalar(select(func.max(Dataset.version)).where(Dataset.name == name)) or 0
+                row = Dataset(
+                    name=name, version=latest + 1, sha256=sha, rows=len(frame), columns=columns,
+                    text_column=text_column, label_column=label_column,
+                    classification=classification_info.name if classification_info else None,
+                    classification_version=classification_info.version if classification_info else None,
+                    cycle=cycle, gsbpm=gsbpm, source_file=path.name, source_sha256=file_sha256(path),
+                    snapshot_path=str(snapshot.relative_to(ws.home)), created_by=ws.actor,
+                )
+                session.add(row)
+                ws.store.audit(session, ws.actor, "dataset.add", f"{name}@{row.version}",
+                               sha256=sha, rows=len(frame), source_file=path.name)
+                session.flush()
+                return _info(row, created=True)
+        except IntegrityError:
+            continue  # another writer took this version number; take the next
+    raise Conflict(f"could not add dataset {name}: too many concurrent additions, try again")
+
+
+def _write_snapshot(ws: Workspace, frame: pd.DataFrame, sha: str) -> Path:
+    """Content-addressed Parquet file, written to a temporary name and moved into place."""
+    target = ws.snapshot_root / f"{sha}.parquet"
+    if target.exists():
+        return target
+    ws.snapshot_root.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, target)
+    return target
+
+
+def get_dataset(ws: Workspace, ref: str) -> DatasetInfo:
+    """`NAME` (newest version) or `NAME@N`."""
+    name, version = split_versioned(ref, "dataset")
+    with ws.store.session() as session:
+        query = select(Dataset).where(Dataset.name == name)
+        query = query.where(Dataset.version == version) if version else query.order_by(Dataset.version.desc())
+        row = session.scalars(query).first()
+        if row is None:
+            versions = session.scalars(select(Dataset.version).where(Dataset.name == name)).all()
+            if versions:
+                raise NotFound(f"dataset {name} has no version {version}; versions: "
+                               + ", ".join(str(v) for v in sorted(versions)))
+            names = session.scalars(select(Dataset.name).distinct()).all()
+            hint = f"; known datasets: {', '.join(sorted(names))}" if names else "; add one with `statops data add`"
+            raise NotFound(f"unknown dataset {name}{hint}")
+        return _info(row, created=False)
+
+
+def load_dataset(ws: Workspace, info: DatasetInfo, verify: bool = True) -> pd.DataFrame:
+    """The snapshot's records; with `verify`, checks that they still hash to the catalogued sha256."""
+    path = ws.home / info.snapshot_path
+    if not path.is_file():
+        raise NotFound(f"the snapshot of dataset {info.ref} is missing from the workspace ({path})")
+    frame = pq.read_table(path).to_pandas().astype("string")
+    if verify and frame_sha256(frame) != info.sha256:
+        raise Conflict(f"the snapshot of dataset {info.ref} has been altered: its hash no longer matches")
+    return frame
+
+
+def list_datasets(ws: Workspace) -> list[DatasetInfo]:
+    with ws.store.session() as session:
+        rows = session.scalars(select(Dataset).order_by(Dataset.name, Dataset.version)).all()
+        return [_info(r, created=False) for r in rows]
+
+
+def label_summary(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame, top: int = 10) -> dict[str, Any]:
+    """Distinct codes, records per code, the most frequent codes with titles, codes per level."""
+    if not info.label_column:
+        return {}
+    labels = frame[info.label_column]
+    counts = labels.value_counts()
+    hierarchy = None
+    if info.classification:
+        hierarchy = get_classification(ws, info.classification, info.classification_version).hierarchy
+    titles = hierarchy.titles if hierarchy else {}
+    levels_source = hierarchy or Hierarchy.from_codes(list(counts.index))
+    per_level = {
+        level: len({a for a in levels_source.at_level(list(counts.index), level) if a is not None})
+        for level in levels_source.levels
+    }
+    return {
+        "distinct_codes": int(counts.size),
+        "records_per_code": {"min": int(counts.min()), "median": float(counts.median()), "max": int(counts.max())},
+        "codes_with_one_record": int((counts == 1).sum()),
+        "codes_per_level": per_level,
+        "most_frequent": [
+            {"code": str(code), "title": titles.get(str(code), ""), "records": int(n), "share": float(n / len(labels))}
+            for code, n in counts.head(top).items()
+        ],
+    }
+
+
+def _info(row: Dataset, created: bool) -> DatasetInfo:
+    return DatasetInfo(
+        name=row.name, version=row.version, sha256=row.sha256, rows=row.rows, columns=list(row.columns),
+        text_column=row.text_column, label_column=row.label_column, classification=row.classification,
+        classification_version=row.classification_version, cycle=row.cycle, gsbpm=row.gsbpm,
+        source_file=row.source_file, source_sha256=row.source_sha256, snapshot_path=row.snapshot_path,
+        created_by=row.created_by, created_at=row.created_at, created=created,
+    )
