@@ -1,0 +1,114 @@
+"""The auto-coder: text features, a linear classifier, calibrated probabilities, a threshold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import softmax
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+
+from statops.classifications.hierarchy import Hierarchy
+from statops.coding.calibration import ConfidenceModel
+from statops.coding.text import normalise
+
+TOP_K = 5
+OUTPUT_COLUMNS = ("code", "title", "confidence", "decision", "alternatives")
+
+
+def build_features() -> FeatureUnion:
+    """Character n-grams inside word boundaries plus word uni- and bigrams, TF-IDF weighted."""
+    return FeatureUnion([
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                  dtype=np.float32)),
+        ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                                  token_pattern=r"(?u)\b\w+\b", dtype=np.float32)),
+    ])
+
+
+@dataclass
+class Predictions:
+    """Per record: the chosen code, its calibrated confidence and the top-k codes with probabilities."""
+
+    codes: np.ndarray
+    confidence: np.ndarray
+    top_codes: np.ndarray
+    top_probs: np.ndarray
+
+    def take(self, index: np.ndarray) -> Predictions:
+        return Predictions(self.codes[index], self.confidence[index], self.top_codes[index],
+                           self.top_probs[index])
+
+
+@dataclass
+class CodingModel:
+    """A trained auto-coder. `predict_frame` is what `statops score` and the pyfunc model return."""
+
+    features: FeatureUnion
+    weights: np.ndarray  # (n_features, n_classes), float32
+    bias: np.ndarray  # (n_classes,)
+    classes: np.ndarray  # codes, as text
+    temperature: float
+    confidence_model: ConfidenceModel
+    threshold: float
+    target_accuracy: float
+    hierarchy: Hierarchy
+    metadata: dict[str, Any]
+
+    # -- probabilities -------------------------------------------------------------------------
+    def class_probabilities(self, texts: list[str]) -> np.ndarray:
+        """Temperature-scaled softmax over the classes for normalised texts."""
+        scores = self.features.transform(texts) @ self.weights + self.bias
+        return softmax(np.asarray(scores, dtype=np.float64) / self.temperature, axis=1)
+
+    def predict_normalised(self, texts: list[str]) -> Predictions:
+        probabilities = self.class_probabilities(texts)
+        k = min(TOP_K, probabilities.shape[1])
+        top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1)
+        top = np.take_along_axis(top, order, axis=1)
+        top_probs = np.take_along_axis(probabilities, top, axis=1)
+        confidence = self.confidence_model.confidence(probabilities, top, self.classes, texts)
+        # The top code's probability is the calibrated confidence; the rest share what remains.
+        rest = top_probs[:, 1:]
+        rest_total = 1.0 - top_probs[:, :1]
+        scale = np.divide(1.0 - confidence[:, None], rest_total, out=np.zeros_like(rest_total),
+                          where=rest_total > 0)
+        top_probs = np.concatenate([confidence[:, None], rest * scale], axis=1)
+        return Predictions(self.classes[top[:, 0]], confidence, self.classes[top], top_probs)
+
+    def predict(self, texts: pd.Series | list[str]) -> Predictions:
+        """Predict raw texts; repeated texts in the batch are computed once."""
+        normalised = np.asarray(normalise(texts), dtype=object)
+        unique, inverse = np.unique(normalised, return_inverse=True)
+        return self.predict_normalised(list(unique)).take(inverse.reshape(-1))
+
+    # -- the scoring table ---------------------------------------------------------------------
+    def predict_frame(self, texts: pd.Series | list[str]) -> pd.DataFrame:
+        """code, title, confidence, decision (auto/review) and alternatives (top-5 JSON) per text."""
+        normalised = np.asarray(normalise(texts), dtype=object)
+        unique, inverse = np.unique(normalised, return_inverse=True)
+        table = self._table(self.predict_normalised(list(unique)))
+        return table.iloc[inverse.reshape(-1)].reset_index(drop=True)
+
+    def _table(self, p: Predictions) -> pd.DataFrame:
+        titles = self.hierarchy.titles
+        alternatives = [
+            json.dumps([{"code": str(c), "probability": round(float(q), 6)} for c, q in zip(codes, probs, strict=True)])
+            for codes, probs in zip(p.top_codes, p.top_probs, strict=True)
+        ]
+        return pd.DataFrame({
+            "code": pd.array(p.codes.astype(str), dtype="string"),
+            "title": pd.array([titles.get(str(c), "") for c in p.codes], dtype="string"),
+            "confidence": p.confidence.astype(np.float64),
+            "decision": np.where(p.confidence >= self.threshold, "auto", "review"),
+            "alternatives": alternatives,
+        })
+
+
+ProgressCallback = Callable[[str, float], None]

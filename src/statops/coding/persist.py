@@ -1,0 +1,68 @@
+"""Saving and loading a CodingModel without pickle: skops for scikit-learn parts, npy and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+
+from statops.classifications.hierarchy import Hierarchy
+from statops.coding.calibration import ConfidenceModel
+from statops.coding.model import CodingModel
+from statops.errors import InvalidInput
+
+FORMAT_VERSION = 1
+
+
+def save_model(model: CodingModel, folder: str | Path) -> Path:
+    """Write the model's files into `folder` (created)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sio.dump(model.features, folder / "features.skops")
+    np.save(folder / "weights.npy", model.weights, allow_pickle=False)
+    np.save(folder / "bias.npy", model.bias, allow_pickle=False)
+    (folder / "classes.json").write_text(json.dumps([str(c) for c in model.classes]), encoding="utf-8")
+    (folder / "classification.json").write_text(json.dumps({
+        "from_prefixes": model.hierarchy.from_prefixes, "codes": model.hierarchy.to_records(),
+    }), encoding="utf-8")
+    (folder / "model.json").write_text(json.dumps({
+        "format_version": FORMAT_VERSION,
+        "temperature": model.temperature,
+        "threshold": model.threshold,
+        "target_accuracy": model.target_accuracy,
+        "confidence_model": model.confidence_model.to_dict(),
+        "metadata": model.metadata,
+    }, indent=2), encoding="utf-8")
+    return folder
+
+
+def load_model(folder: str | Path) -> CodingModel:
+    """Read a model saved by `save_model`. Refuses skops files holding types outside scikit-learn's own."""
+    folder = Path(folder)
+    features_file = folder / "features.skops"
+    if not features_file.is_file():
+        raise InvalidInput(f"{folder} does not hold a statops coding model (no features.skops)")
+    untrusted = sio.get_untrusted_types(file=features_file)
+    if untrusted:
+        raise InvalidInput(f"{features_file} holds types that are not trusted: {', '.join(untrusted)}")
+    features = sio.load(features_file, trusted=[])
+    info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    if info.get("format_version") != FORMAT_VERSION:
+        raise InvalidInput(f"{folder}: unsupported model format {info.get('format_version')}")
+    classification = json.loads((folder / "classification.json").read_text(encoding="utf-8"))
+    hierarchy = Hierarchy.from_records(classification["codes"], classification["from_prefixes"])
+    vocabulary = dict(features.transformer_list[1][1].vocabulary_)
+    return CodingModel(
+        features=features,
+        weights=np.load(folder / "weights.npy", allow_pickle=False),
+        bias=np.load(folder / "bias.npy", allow_pickle=False),
+        classes=np.asarray(json.loads((folder / "classes.json").read_text(encoding="utf-8")), dtype=object),
+        temperature=float(info["temperature"]),
+        confidence_model=ConfidenceModel.from_dict(info["confidence_model"], vocabulary),
+        threshold=float(info["threshold"]),
+        target_accuracy=float(info["target_accuracy"]),
+        hierarchy=hierarchy,
+        metadata=info.get("metadata", {}),
+    )

@@ -1,0 +1,129 @@
+"""Training an auto-coder: features, linear classifier, calibration and threshold on dev data."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.svm import LinearSVC
+
+from statops.classifications.hierarchy import Hierarchy
+from statops.coding.calibration import ConfidenceModel, fit_temperature
+from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
+from statops.coding.model import CodingModel, ProgressCallback, build_features
+from statops.coding.text import normalise
+from statops.errors import InvalidInput
+
+MIN_TRAIN_RECORDS = 2
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    target_accuracy: float = 0.95
+    seed: int = 0
+    regularisation: float = 0.5  # LinearSVC's C
+    dev_share: float = 0.15  # held out for calibration when no dev data is given
+
+    def check(self) -> None:
+        if not 0.0 < self.target_accuracy <= 1.0:
+            raise InvalidInput(f"target accuracy must be in (0, 1], got {self.target_accuracy}")
+        if self.regularisation <= 0:
+            raise InvalidInput("regularisation must be positive")
+
+
+@dataclass
+class TrainingResult:
+    model: CodingModel
+    dev_evaluation: Evaluation
+    fit_seconds: float
+    train_records: int
+    dev_records: int
+
+
+def _noop(stage: str, fraction: float) -> None:
+    return None
+
+
+def split_for_calibration(texts: list[str], labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of row indices: (train rows, held-out rows)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(texts))
+    held = max(1, int(round(share * len(texts))))
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def train_coder(
+    train_texts: pd.Series,
+    train_labels: pd.Series,
+    hierarchy: Hierarchy,
+    dev_texts: pd.Series | None = None,
+    dev_labels: pd.Series | None = None,
+    options: TrainingOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrainingResult:
+    """Fit a CodingModel; calibrate it and choose its threshold on dev data (or a held-out split)."""
+    options = options or TrainingOptions()
+    options.check()
+    report = progress or _noop
+    started = time.perf_counter()
+    texts = normalise(train_texts)
+    labels = np.asarray(train_labels.astype(str), dtype=object)
+    if dev_texts is None or dev_labels is None:
+        fit_rows, held_rows = split_for_calibration(texts, labels, options.dev_share, options.seed)
+        dev = [texts[i] for i in held_rows]
+        dev_y = labels[held_rows]
+        texts = [texts[i] for i in fit_rows]
+        labels = labels[fit_rows]
+    else:
+        dev = normalise(dev_texts)
+        dev_y = np.asarray(dev_labels.astype(str), dtype=object)
+    if len(texts) < MIN_TRAIN_RECORDS or len(set(labels)) < 2:
+        raise InvalidInput("training needs at least two records and two different codes")
+
+    report("features", 0.05)
+    features = build_features()
+    x_train = features.fit_transform(texts)
+    report("classifier", 0.15)
+    classifier = LinearSVC(C=options.regularisation, random_state=options.seed)
+    classifier.fit(x_train, labels)
+    classes = np.asarray(classifier.classes_, dtype=object)
+    weights = np.ascontiguousarray(classifier.coef_.T, dtype=np.float32)
+    bias = classifier.intercept_.astype(np.float32)
+    if len(classes) == 2:  # binary LinearSVC has one score column; make it two
+        weights = np.column_stack([-weights[:, 0], weights[:, 0]]).astype(np.float32) / 2
+        bias = np.array([-bias[0], bias[0]], dtype=np.float32) / 2
+
+    report("calibration", 0.8)
+    class_index = {c: i for i, c in enumerate(classes)}
+    dev_index = np.array([class_index.get(y, -1) for y in dev_y])
+    dev_scores = np.asarray(features.transform(dev) @ weights + bias, dtype=np.float64)
+    temperature = fit_temperature(dev_scores, dev_index)
+    vocabulary = dict(features.transformer_list[1][1].vocabulary_)
+    confidence_model = ConfidenceModel.for_classes(classes, hierarchy, vocabulary)
+    model = CodingModel(features, weights, bias, classes, temperature, confidence_model, 1.0,
+                        options.target_accuracy, hierarchy,
+                        {"seed": options.seed, "regularisation": options.regularisation})
+    probabilities = model.class_probabilities(dev)
+    top = np.argsort(-probabilities, axis=1)[:, :5]
+    correct = classes[top[:, 0]] == dev_y
+    signals = confidence_model.signals(probabilities, top, dev)
+    held_out_confidence = confidence_model.out_of_fold_confidence(signals, correct, options.seed)
+    confidence_model.fit(signals, correct)
+    model.threshold = threshold_for_accuracy(held_out_confidence, correct, options.target_accuracy)
+    report("done", 1.0)
+    evaluation = evaluate_predictions(
+        list(dev_y), list(classes[top[:, 0]]), held_out_confidence, [list(classes[t]) for t in top],
+        hierarchy, model.threshold, options.target_accuracy,
+    )
+    return TrainingResult(model, evaluation, time.perf_counter() - started, len(texts), len(dev))
+
+
+def evaluate_model(model: CodingModel, texts: pd.Series, labels: pd.Series) -> Evaluation:
+    """Every quality measure of `model` on labelled records."""
+    predictions = model.predict(texts)
+    return evaluate_predictions(
+        list(labels.astype(str)), list(predictions.codes), predictions.confidence,
+        [list(c) for c in predictions.top_codes], model.hierarchy, model.threshold, model.target_accuracy,
+    )
