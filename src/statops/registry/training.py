@@ -1,0 +1,88 @@
+"""Train-and-register and evaluate-a-version: the catalogue, the coding task and MLflow together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from statops.classifications import Hierarchy, get_classification
+from statops.coding import Evaluation, TrainingOptions, TrainingResult, evaluate_model, train_coder
+from statops.coding.model import ProgressCallback
+from statops.data import DatasetInfo, get_dataset, load_dataset
+from statops.errors import InvalidInput
+from statops.registry.runs import RegisteredVersion, load_coding_model, log_evaluation, log_training
+from statops.registry.versions import ModelVersionRef, resolve_model
+from statops.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    registered: RegisteredVersion
+    result: TrainingResult
+    train: DatasetInfo
+    dev: DatasetInfo | None
+    classification: str | None
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    model: ModelVersionRef
+    dataset: DatasetInfo
+    evaluation: Evaluation
+    run_id: str
+
+
+def labelled_dataset(ws: Workspace, ref: str, purpose: str) -> tuple[DatasetInfo, pd.DataFrame]:
+    info = get_dataset(ws, ref)
+    if not info.label_column:
+        raise InvalidInput(f"dataset {info.ref} has no label column, so it cannot be used for {purpose}")
+    return info, load_dataset(ws, info)
+
+
+def dataset_hierarchy(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame) -> tuple[Hierarchy, str | None]:
+    """The dataset's classification, or levels from code prefixes when it has none."""
+    if info.classification:
+        found = get_classification(ws, info.classification, info.classification_version)
+        return found.hierarchy, f"{found.name}@{found.version}"
+    assert info.label_column
+    return Hierarchy.from_codes(frame[info.label_column].astype(str).unique().tolist()), None
+
+
+def train_and_register(
+    ws: Workspace,
+    model_name: str,
+    data_ref: str,
+    dev_ref: str | None = None,
+    options: TrainingOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrainingOutcome:
+    """Train an auto-coder on a catalogued dataset, log the run to MLflow and register a version."""
+    train_info, train_frame = labelled_dataset(ws, data_ref, "training")
+    dev = labelled_dataset(ws, dev_ref, "calibration") if dev_ref else None
+    if dev and dev[0].classification != train_info.classification:
+        raise InvalidInput(
+            f"dev dataset {dev[0].ref} uses classification {dev[0].classification or 'none'} but "
+            f"training dataset {train_info.ref} uses {train_info.classification or 'none'}"
+        )
+    hierarchy, classification = dataset_hierarchy(ws, train_info, train_frame)
+    assert train_info.label_column
+    result = train_coder(
+        train_frame[train_info.text_column], train_frame[train_info.label_column], hierarchy,
+        dev[1][dev[0].text_column] if dev else None,
+        dev[1][dev[0].label_column] if dev and dev[0].label_column else None,
+        options, progress,
+    )
+    registered = log_training(ws, model_name, result, (train_info, train_frame), dev, classification)
+    return TrainingOutcome(registered, result, train_info, dev[0] if dev else None, classification)
+
+
+def evaluate_version(ws: Workspace, model_ref: str, data_ref: str) -> EvaluationOutcome:
+    """Evaluate a registered version on a labelled dataset and log it as an MLflow run."""
+    ref = resolve_model(ws, model_ref)
+    info, frame = labelled_dataset(ws, data_ref, "evaluation")
+    model = load_coding_model(ws, ref)
+    assert info.label_column
+    evaluation = evaluate_model(model, frame[info.text_column], frame[info.label_column])
+    run_id = log_evaluation(ws, ref, info, frame, evaluation)
+    return EvaluationOutcome(ref, info, evaluation, run_id)
