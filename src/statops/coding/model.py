@@ -93,7 +93,9 @@ class CodingModel:
         """code, title, confidence, decision (auto/review) and alternatives (top-5 JSON) per text."""
         normalised = np.asarray(normalise(texts), dtype=object)
         unique, inverse = np.unique(normalised, return_inverse=True)
-        table = self._table(self.predict_normalised(list(unique)))
+        predictions = self.predict_normalised(list(unique))
+        predictions.confidence[unique == ""] = 0.0  # nothing to code from: always a human's call
+        table = self._table(predictions)
         return table.iloc[inverse.reshape(-1)].reset_index(drop=True)
 
     def _table(self, p: Predictions) -> pd.DataFrame:

@@ -1,0 +1,3 @@
+from statops.cli.app import main
+
+main()

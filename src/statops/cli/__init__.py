@@ -1,0 +1,1 @@
+"""The statops command line (typer + rich). Thin: parse, call the library, render."""

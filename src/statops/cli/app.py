@@ -1,0 +1,64 @@
+"""The `statops` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from statops import __version__
+from statops.cli import (
+    classification_commands,
+    data_commands,
+    demo_commands,
+    model_commands,
+    score_commands,
+    workspace_commands,
+)
+from statops.cli.common import errors
+from statops.errors import StatopsError
+
+USER_ERROR = 2
+
+app = typer.Typer(
+    name="statops",
+    help="MLOps for official statistics: catalogue coded data, train and evaluate auto-coders, "
+    "register them in MLflow, and code files in batch.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    epilog="Start with: statops demo",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"statops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """statops command line."""
+
+
+workspace_commands.register(app)
+app.add_typer(classification_commands.app, name="classifications")
+app.add_typer(data_commands.app, name="data")
+model_commands.register(app)
+score_commands.register(app)
+demo_commands.register(app)
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2, without a traceback."""
+    try:
+        app()
+    except StatopsError as exc:
+        errors.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(USER_ERROR)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,83 @@
+"""statops data add | list | show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from statops.cli.common import HomeOption, console, open_workspace, table
+from statops.data import add_dataset, get_dataset, label_summary, list_datasets, load_dataset
+from statops.data.gsbpm import SUBPROCESSES
+
+app = typer.Typer(help="The dataset catalogue: versioned, hashed snapshots of coded records.",
+                  no_args_is_help=True)
+
+
+@app.command(
+    "add",
+    epilog="Example: statops data add soc-train train.csv --text-column text --label-column soc2010 "
+    "--classification soc2010 --cycle 2024Q1 --gsbpm 5.2",
+)
+def add(
+    name: Annotated[str, typer.Argument(help="Dataset name; a new content becomes NAME@2, NAME@3, ...")],
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8), Parquet or Excel file.")],
+    text_column: Annotated[str, typer.Option(help="Column with the free text to code.")] = "text",
+    label_column: Annotated[str | None, typer.Option(help="Column with the codes (labels).")] = None,
+    classification: Annotated[str | None, typer.Option(help="Check codes against this classification.")] = None,
+    cycle: Annotated[str | None, typer.Option(help="Production cycle, e.g. 2024Q1.")] = None,
+    gsbpm: Annotated[str | None, typer.Option(help="GSBPM sub-process, e.g. 5.2 (Classify and code).")] = None,
+    allow_unknown_codes: Annotated[bool, typer.Option("--allow-unknown-codes", help="Accept codes not in the classification.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Validate a file and store it as an immutable, content-hashed snapshot."""
+    ws = open_workspace(home)
+    info = add_dataset(ws, name, file, text_column, label_column, classification, cycle, gsbpm,
+                       allow_unknown_codes)
+    if info.created:
+        console.print(f"Added dataset [bold]{info.ref}[/]: {info.rows:,} rows, sha256 {info.sha256[:16]}...")
+    else:
+        console.print(f"Identical content is already dataset [bold]{info.ref}[/] "
+                      f"(sha256 {info.sha256[:16]}...); nothing added")
+
+
+@app.command("list", epilog="Example: statops data list")
+def list_(home: HomeOption = None) -> None:
+    """List every dataset version."""
+    rows = list_datasets(open_workspace(home))
+    if not rows:
+        console.print("No datasets yet. Add one with: statops data add NAME FILE --text-column ... --label-column ...")
+        return
+    console.print(table("Datasets", ["dataset", "rows", "classification", "cycle", "GSBPM", "sha256", "added"], [
+        [d.ref, f"{d.rows:,}", d.classification, d.cycle, d.gsbpm, d.sha256[:12],
+         f"{d.created_at:%Y-%m-%d %H:%M} by {d.created_by}"] for d in rows]))
+
+
+@app.command("show", epilog="Example: statops data show soc-train@1")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME (newest version) or NAME@N.")],
+    home: HomeOption = None,
+) -> None:
+    """Show a dataset version: provenance, columns and the distribution of its codes."""
+    ws = open_workspace(home)
+    info = get_dataset(ws, ref)
+    gsbpm = f"{info.gsbpm} {SUBPROCESSES[info.gsbpm]}" if info.gsbpm else None
+    console.print(table(f"Dataset {info.ref}", ["field", "value"], [
+        ["rows", f"{info.rows:,}"], ["sha256", info.sha256], ["text column", info.text_column],
+        ["label column", info.label_column], ["classification",
+         f"{info.classification} {info.classification_version}" if info.classification else None],
+        ["cycle", info.cycle], ["GSBPM", gsbpm], ["source file", f"{info.source_file} (sha256 {info.source_sha256[:16]}...)"],
+        ["added", f"{info.created_at:%Y-%m-%d %H:%M:%S %Z} by {info.created_by}"],
+        ["columns", ", ".join(c["name"] for c in info.columns)],
+    ]))
+    if not info.label_column:
+        return
+    summary = label_summary(ws, info, load_dataset(ws, info))
+    per_code = summary["records_per_code"]
+    console.print(f"{summary['distinct_codes']} distinct codes; records per code: min {per_code['min']}, "
+                  f"median {per_code['median']:g}, max {per_code['max']}; "
+                  f"{summary['codes_with_one_record']} codes with a single record")
+    console.print("Codes per level: " + ", ".join(f"{k} {v}" for k, v in summary["codes_per_level"].items()))
+    console.print(table("Most frequent codes", ["code", "title", "records", "share"], [
+        [m["code"], m["title"], m["records"], f"{m['share']:.1%}"] for m in summary["most_frequent"]]))

@@ -1,0 +1,44 @@
+"""statops demo."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from statops.cli.common import HomeOption, console, evaluation_table, quiet_libraries, rows_progress, stage_progress
+from statops.demo import ATTRIBUTION, MODEL_NAME, run_demo
+
+
+def demo(home: HomeOption = None) -> None:
+    """Run the whole flow offline on the bundled SOC2010 coding index: init, classification,
+    datasets, train, evaluate, register, score."""
+    quiet_libraries()
+    started = time.perf_counter()
+    with stage_progress("Training") as training, rows_progress("Scoring") as scoring:
+        report = run_demo(home, step=lambda m: console.print(f"[cyan]>[/] {m}"),
+                          training_progress=training, scoring_progress=scoring)
+    ws, t, e, s = report.workspace, report.training, report.evaluation, report.scoring
+    console.print()
+    console.print(evaluation_table(f"{e.model.describe()} on the test data ({e.dataset.ref})", e.evaluation))
+    console.rule("What the demo did")
+    console.print(f"workspace       {ws.home}")
+    console.print(f"classification  soc2010 version {report.classification.version} "
+                  f"({report.classification.codes} codes)")
+    for split, info in report.datasets.items():
+        console.print(f"dataset         {info.ref} ({info.rows:,} rows, sha256 {info.sha256[:12]}...)")
+    console.print(f"model           {t.registered.name} version {t.registered.version} "
+                  f"(MLflow run {t.registered.run_id}, trained in {t.result.fit_seconds:.1f} s)")
+    console.print(f"scored          {s.rows:,} rows -> {s.output} ({s.auto_coded_share:.1%} auto-coded)")
+    console.print(f"took            {time.perf_counter() - started:.0f} s")
+    console.rule("Try next")
+    home_flag = f" --home {ws.home}"
+    console.print(f"statops models show {MODEL_NAME}{home_flag}")
+    console.print(f"statops data show soc2010-train{home_flag}")
+    console.print(f"statops score {MODEL_NAME} YOUR_FILE.csv coded.csv --text-column text{home_flag}")
+    console.print(f"mlflow ui --backend-store-uri {ws.mlflow_uri}")
+    console.print(f"\n[dim]{ATTRIBUTION}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo", epilog="Example: statops demo --home /tmp/statops-demo")(demo)

@@ -1,0 +1,37 @@
+"""statops score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from statops.cli.common import HomeOption, console, open_workspace, rows_progress
+from statops.serving.batch import score_file
+
+
+def score(
+    model: Annotated[str, typer.Argument(help="MODEL (production alias, else latest), MODEL@ALIAS or MODEL/VERSION.")],
+    input: Annotated[Path, typer.Argument(help="CSV or Parquet file to code.")],
+    output: Annotated[Path, typer.Argument(help="CSV or Parquet file to write (input columns + codes).")],
+    text_column: Annotated[str, typer.Option(help="Column with the text to code.")] = "text",
+    chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (memory bound); default from settings.",
+                                                   min=1)] = None,
+    home: HomeOption = None,
+) -> None:
+    """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives."""
+    ws = open_workspace(home)
+    with rows_progress(f"Scoring {input.name}") as progress:
+        summary = score_file(ws, model, input, output, text_column, chunk_rows, progress)
+    for old, new in summary.renamed.items():
+        console.print(f"[yellow]note:[/] input column '{old}' is written as '{new}' (scoring adds '{old}')")
+    rate = summary.rows / summary.seconds if summary.seconds else float("inf")
+    console.print(f"Scored {summary.rows:,} rows with {summary.model.describe()} in {summary.seconds:.1f} s "
+                  f"({rate:,.0f} rows/s)")
+    console.print(f"Auto-coded {summary.auto_coded:,} ({summary.auto_coded_share:.1%}); "
+                  f"{summary.rows - summary.auto_coded:,} for review. Written to {summary.output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score", epilog="Example: statops score occupation survey.csv coded.csv --text-column answer")(score)

@@ -1,0 +1,1 @@
+"""Serving: batch scoring of files (and, later, the HTTP API)."""

@@ -1,0 +1,100 @@
+"""Batch scoring: a file in, the same file with codes out, streamed in bounded chunks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from statops.coding.model import OUTPUT_COLUMNS
+from statops.errors import InvalidInput
+from statops.registry import ModelVersionRef, load_coding_model, resolve_model
+from statops.tables import TableWriter, iter_table_chunks, require_columns, table_columns, table_format
+from statops.workspace import Workspace
+
+RowsProgress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    model: ModelVersionRef
+    rows: int
+    auto_coded: int
+    seconds: float
+    output: Path
+    renamed: dict[str, str]
+
+    @property
+    def auto_coded_share(self) -> float:
+        return self.auto_coded / self.rows if self.rows else 0.0
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows in the file, cheaply (Parquet metadata, or counting lines of a CSV); None if unknown."""
+    fmt = table_format(path)
+    if fmt == "parquet":
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if fmt == "csv" and not path.name.endswith(".gz"):
+        with open(path, "rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        return max(0, lines - 1)
+    return None
+
+
+def score_file(
+    ws: Workspace,
+    model_ref: str,
+    input_path: str | Path,
+    output_path: str | Path,
+    text_column: str = "text",
+    chunk_rows: int | None = None,
+    progress: RowsProgress | None = None,
+) -> ScoreSummary:
+    """Code every record of `input_path` into `output_path` (CSV or Parquet); all or nothing."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    ref = resolve_model(ws, model_ref)
+    columns = table_columns(input_path)
+    require_columns(columns, [text_column], input_path.name)
+    renamed = input_renames(columns)
+    if input_path.resolve() == output_path.resolve():
+        raise InvalidInput("the output file must not be the input file")
+    model = load_coding_model(ws, ref)
+    chunk_rows = chunk_rows or ws.settings.score_chunk_rows
+    total = count_rows(input_path)
+    writer = TableWriter(output_path)
+    started = time.perf_counter()
+    rows = auto = 0
+    try:
+        for chunk in iter_table_chunks(input_path, chunk_rows):
+            coded = model.predict_frame(chunk[text_column].fillna(""))
+            coded.index = chunk.index
+            out = chunk.rename(columns=renamed).join(coded)
+            writer.write(out)
+            rows += len(out)
+            auto += int((coded["decision"] == "auto").sum())
+            if progress:
+                progress(rows, total)
+        if rows == 0:
+            raise InvalidInput(f"{input_path.name} has a header but no rows")
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return ScoreSummary(ref, rows, auto, time.perf_counter() - started, output_path, renamed)
+
+
+def input_renames(columns: list[str]) -> dict[str, str]:
+    """Input columns named like a prediction column (e.g. a job 'title') keep their data as NAME_input."""
+    taken = set(columns) | set(OUTPUT_COLUMNS)
+    renames = {}
+    for name in OUTPUT_COLUMNS:
+        if name in columns:
+            new = f"{name}_input"
+            while new in taken:
+                new += "_"
+            renames[name] = new
+            taken.add(new)
+    return renames
