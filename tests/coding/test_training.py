@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+from statops import InvalidInput
+from statops.classifications import Hierarchy
+from statops.coding import TrainingOptions, evaluate_model, load_model, save_model, train_coder
+
+
+@pytest.fixture(scope="module")
+def frames(soc) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731
+    return {"train": read(soc.train), "dev": read(soc.dev), "test": read(soc.test),
+            "structure": read(soc.structure)}
+
+
+@pytest.fixture(scope="module")
+def result(frames):  # noqa: ANN001, ANN201
+    h = Hierarchy.from_structure(frames["structure"])
+    stages = []
+    r = train_coder(frames["train"].text, frames["train"].soc2010, h, frames["dev"].text, frames["dev"].soc2010,
+                    TrainingOptions(seed=3), progress=lambda stage, f: stages.append((stage, f)))
+    r.stages = stages
+    return r
+
+
+def test_training_reports_progress_calibrates_and_sets_a_threshold(result) -> None:  # noqa: ANN001
+    assert [s for s, _ in result.stages] == ["features", "classifier", "calibration", "done"]
+    model = result.model
+    assert 0 < model.threshold <= 1 and model.temperature > 0
+    dev = result.dev_evaluation
+    assert set(dev.level_accuracy) == {"major", "submajor", "minor", "unit"}
+    assert dev.level_accuracy["major"] >= dev.level_accuracy["unit"]
+    assert dev.auto_coded_accuracy is None or dev.auto_coded_accuracy >= 0.95
+
+
+def test_model_is_better_than_chance_and_calibrated_on_test(result, frames) -> None:  # noqa: ANN001
+    evaluation = evaluate_model(result.model, frames["test"].text, frames["test"].soc2010)
+    assert evaluation.level_accuracy["unit"] > 0.35
+    assert evaluation.top5_accuracy > evaluation.accuracy
+    assert evaluation.ece < 0.1
+
+
+def test_training_is_deterministic_for_a_seed(frames, result) -> None:  # noqa: ANN001
+    h = Hierarchy.from_structure(frames["structure"])
+    again = train_coder(frames["train"].text, frames["train"].soc2010, h, frames["dev"].text,
+                        frames["dev"].soc2010, TrainingOptions(seed=3))
+    texts = frames["test"].text.head(200)
+    pd.testing.assert_frame_equal(again.model.predict_frame(texts), result.model.predict_frame(texts))
+    assert again.model.threshold == result.model.threshold
+
+
+def test_save_and_load_give_the_same_predictions_without_pickle(result, frames, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = save_model(result.model, tmp_path / "m")
+    assert sio.get_untrusted_types(file=folder / "features.skops") == []
+    assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pickle"))
+    loaded = load_model(folder)
+    texts = frames["test"].text.head(300)
+    pd.testing.assert_frame_equal(loaded.predict_frame(texts), result.model.predict_frame(texts))
+
+
+def test_prediction_table_columns_and_alternatives(result) -> None:  # noqa: ANN001
+    table = result.model.predict_frame(pd.Series(["chartered accountant", "Chartered Accountant!", ""]))
+    assert list(table.columns) == ["code", "title", "confidence", "decision", "alternatives"]
+    assert table.loc[0, "code"] == table.loc[1, "code"]  # normalisation: case and punctuation
+    alternatives = json.loads(table.loc[0, "alternatives"])
+    assert len(alternatives) == 5 and alternatives[0]["code"] == table.loc[0, "code"]
+    assert abs(alternatives[0]["probability"] - table.loc[0, "confidence"]) < 1e-5
+    assert sum(a["probability"] for a in alternatives) <= 1 + 1e-6
+    assert table.loc[2, "decision"] == "review" and table.loc[2, "confidence"] == 0.0
+    assert set(table["decision"]) <= {"auto", "review"}
+    assert np.all((table["confidence"] >= 0) & (table["confidence"] <= 1))
+
+
+def test_without_dev_data_a_seeded_split_is_held_out_and_prefix_levels_are_used(frames) -> None:  # noqa: ANN001
+    train = frames["train"].head(1500)
+    h = Hierarchy.from_codes(train.soc2010.unique().tolist())
+    r = train_coder(train.text, train.soc2010, h, options=TrainingOptions(seed=1))
+    assert r.dev_records == 225 and r.train_records == 1275
+    assert list(r.dev_evaluation.level_accuracy) == ["prefix1", "prefix2", "prefix3", "prefix4"]
+
+
+def test_bad_training_requests() -> None:
+    h = Hierarchy.from_codes(["1"])
+    with pytest.raises(InvalidInput, match="two different codes"):
+        train_coder(pd.Series(["a", "b", "c"]), pd.Series(["1", "1", "1"]), h, pd.Series(["a"]), pd.Series(["1"]))
+    with pytest.raises(InvalidInput, match="target accuracy"):
+        train_coder(pd.Series(["a", "b"]), pd.Series(["1", "2"]), h, options=TrainingOptions(target_accuracy=1.5))
