@@ -31,7 +31,7 @@ def result(frames):  # noqa: ANN001, ANN201
 
 
 def test_training_reports_progress_calibrates_and_sets_a_threshold(result) -> None:  # noqa: ANN001
-    assert [s for s, _ in result.stages] == ["features", "classifier", "calibration", "done"]
+    assert [s for s, _ in result.stages] == ["features", "classifiers", "calibration", "done"]
     model = result.model
     assert 0 < model.threshold <= 1 and model.temperature > 0
     dev = result.dev_evaluation

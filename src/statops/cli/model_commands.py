@@ -23,7 +23,7 @@ def train(
                                                    min=0.01, max=1.0)] = 0.95,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data, same model.")] = 0,
     regularisation: Annotated[float, typer.Option(help="Classifier C: larger fits the training data closer.",
-                                                  min=1e-6)] = 0.5,
+                                                  min=1e-6)] = 1.0,
     home: HomeOption = None,
 ) -> None:
     """Train an auto-coder, evaluate it on dev data, log the run to MLflow and register a version."""

@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from statops.classifications.hierarchy import Hierarchy
+from statops.coding.linear import blend_levels
 
 EPS = 1e-12
+REGULARISATION = 0.1  # of the confidence model's logistic regression
 
 
 def fit_temperature(scores: np.ndarray, label_index: np.ndarray) -> float:
@@ -50,29 +53,31 @@ class ConfidenceModel:
     @classmethod
     def for_classes(cls, classes: np.ndarray, hierarchy: Hierarchy, vocabulary: dict[str, int] | None) -> ConfidenceModel:
         """Set up the signals: one parent-agreement signal per level above the codes themselves."""
-        levels, groups = [], []
-        for level in hierarchy.levels:
+        levels = blend_levels(classes, hierarchy)
+        groups = []
+        for level in levels:
             ancestors = hierarchy.at_level(list(classes), level)
-            distinct = {a for a in ancestors if a is not None}
-            if 1 < len(distinct) < len(classes):
-                lookup = {a: i for i, a in enumerate(sorted(distinct))}
-                levels.append(level)
-                groups.append([lookup.get(a, -1) if a is not None else -1 for a in ancestors])
+            lookup = {a: i for i, a in enumerate(sorted({a for a in ancestors if a is not None}))}
+            groups.append([lookup[a] if a is not None else -1 for a in ancestors])
         return cls(levels, groups, vocabulary)
 
-    def signals(self, probabilities: np.ndarray, top: np.ndarray, texts: list[str]) -> np.ndarray:
-        """One row of signals per record."""
+    def signals(self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]) -> np.ndarray:
+        """One row of signals per record, from raw class scores, their probabilities and the top-k."""
         n = probabilities.shape[0]
         rows = np.arange(n)
         p1 = probabilities[rows, top[:, 0]]
         p2 = probabilities[rows, top[:, 1]] if top.shape[1] > 1 else np.zeros(n)
+        s1 = scores[rows, top[:, 0]]
+        s2 = scores[rows, top[:, 1]] if top.shape[1] > 1 else s1
+        top_mass = np.take_along_axis(probabilities, top, axis=1).sum(axis=1)
         entropy = -(probabilities * np.log(probabilities + EPS)).sum(axis=1) / np.log(max(2, probabilities.shape[1]))
-        columns = [np.log(p1 + EPS), np.log(p1 + EPS) - np.log(p2 + EPS), entropy, p1]
+        columns = [p1, p2, np.log(p1 + EPS) - np.log(p2 + EPS), top_mass, entropy, s1, s1 - s2]
         for groups in self.ancestor_index:
             group = np.asarray(groups)
-            valid = group >= 0
-            sums = np.zeros((n, group.max() + 1))
-            np.add.at(sums.T, group[valid], probabilities[:, valid].T)
+            valid = np.nonzero(group >= 0)[0]
+            membership = sp.csr_matrix((np.ones(len(valid)), (valid, group[valid])),
+                                       shape=(len(group), group.max() + 1))
+            sums = np.asarray(probabilities @ membership)
             top_group = group[top[:, 0]]
             columns.append(np.where(top_group >= 0, sums[rows, np.maximum(top_group, 0)], p1))
         tokens = [t.split() for t in texts]
@@ -82,11 +87,14 @@ class ConfidenceModel:
             columns.append(np.array([np.mean([w in vocab for w in t]) if t else 0.0 for t in tokens]))
         return np.column_stack(columns)
 
-    def confidence(self, probabilities: np.ndarray, top: np.ndarray, classes: np.ndarray, texts: list[str]) -> np.ndarray:
+    def confidence(self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]) -> np.ndarray:
         """Calibrated P(top code is right) per record."""
-        if self.weights.size == 0:
-            return probabilities[np.arange(len(top)), top[:, 0]]
-        x = (self.signals(probabilities, top, texts) - self.mean) / self.scale
+        return self.apply(self.signals(scores, probabilities, top, texts))
+
+    def apply(self, signals: np.ndarray) -> np.ndarray:
+        if self.weights.size == 0:  # fitted on one outcome only: the top probability is the estimate
+            return signals[:, 0]
+        x = (signals - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
 
     def fit(self, signals: np.ndarray, correct: np.ndarray) -> ConfidenceModel:
@@ -96,28 +104,26 @@ class ConfidenceModel:
         if correct.all() or not correct.any():  # one class only: fall back to the top probability
             self.weights = np.zeros(0)
             return self
-        model = LogisticRegression(C=1.0, max_iter=1000)
+        model = LogisticRegression(C=REGULARISATION, max_iter=3000)
         model.fit((signals - self.mean) / self.scale, correct.astype(int))
         self.weights = model.coef_[0].astype(np.float64)
         self.bias = float(model.intercept_[0])
         return self
 
-    def out_of_fold_confidence(self, signals: np.ndarray, correct: np.ndarray, seed: int, folds: int = 5) -> np.ndarray:
-        """Confidence for each record from a model that did not see it (for choosing thresholds)."""
-        result = np.empty(len(correct))
+    def out_of_fold_confidence(self, signals: np.ndarray, correct: np.ndarray, seed: int,
+                               folds: int = 5, repeats: int = 10) -> np.ndarray:
+        """Each record's confidence from models that did not see it, averaged over repeated
+        k-fold splits (a steadier basis for the threshold than one split)."""
         minority = int(min(correct.sum(), (~correct).sum()))
         if minority < folds:
-            self.fit(signals, correct)
-            x = (signals - self.mean) / self.scale
-            return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias))) if self.weights.size else signals[:, 3]
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        for fit_rows, held_rows in splitter.split(signals, correct):
-            fold = ConfidenceModel(self.ancestor_levels, self.ancestor_index, self.vocabulary)
-            fold.fit(signals[fit_rows], correct[fit_rows])
-            x = (signals[held_rows] - fold.mean) / fold.scale
-            result[held_rows] = (1.0 / (1.0 + np.exp(-(x @ fold.weights + fold.bias)))
-                                 if fold.weights.size else signals[held_rows, 3])
-        return result
+            return self.fit(signals, correct).apply(signals)
+        total = np.zeros(len(correct))
+        for repeat in range(repeats):
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+            for fit_rows, held_rows in splitter.split(signals, correct):
+                fold = ConfidenceModel(self.ancestor_levels, self.ancestor_index, self.vocabulary)
+                total[held_rows] += fold.fit(signals[fit_rows], correct[fit_rows]).apply(signals[held_rows])
+        return total / repeats
 
     def to_dict(self) -> dict[str, Any]:
         return {

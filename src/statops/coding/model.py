@@ -31,6 +31,14 @@ def build_features() -> FeatureUnion:
     ])
 
 
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's k largest values, largest first."""
+    k = min(k, values.shape[1])
+    top = np.argpartition(-values, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
 @dataclass
 class Predictions:
     """Per record: the chosen code, its calibrated confidence and the top-k codes with probabilities."""
@@ -61,19 +69,20 @@ class CodingModel:
     metadata: dict[str, Any]
 
     # -- probabilities -------------------------------------------------------------------------
-    def class_probabilities(self, texts: list[str]) -> np.ndarray:
-        """Temperature-scaled softmax over the classes for normalised texts."""
-        scores = self.features.transform(texts) @ self.weights + self.bias
-        return softmax(np.asarray(scores, dtype=np.float64) / self.temperature, axis=1)
+    def class_scores(self, texts: list[str]) -> np.ndarray:
+        """Raw linear scores (records x classes) for normalised texts."""
+        return np.asarray(self.features.transform(texts) @ self.weights + self.bias, dtype=np.float64)
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Temperature-scaled softmax of raw scores."""
+        return softmax(scores / self.temperature, axis=1)
 
     def predict_normalised(self, texts: list[str]) -> Predictions:
-        probabilities = self.class_probabilities(texts)
-        k = min(TOP_K, probabilities.shape[1])
-        top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
+        scores = self.class_scores(texts)
+        probabilities = self.probabilities(scores)
+        top = top_k(probabilities, TOP_K)
         top_probs = np.take_along_axis(probabilities, top, axis=1)
-        confidence = self.confidence_model.confidence(probabilities, top, self.classes, texts)
+        confidence = self.confidence_model.confidence(scores, probabilities, top, texts)
         # The top code's probability is the calibrated confidence; the rest share what remains.
         rest = top_probs[:, 1:]
         rest_total = 1.0 - top_probs[:, :1]

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.svm import LinearSVC
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
-from statops.coding.model import CodingModel, ProgressCallback, build_features
+from statops.coding.linear import fit_hierarchical
+from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features, top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
 
@@ -23,7 +23,7 @@ MIN_TRAIN_RECORDS = 2
 class TrainingOptions:
     target_accuracy: float = 0.95
     seed: int = 0
-    regularisation: float = 0.5  # LinearSVC's C
+    regularisation: float = 1.0  # LinearSVC's C
     dev_share: float = 0.15  # held out for calibration when no dev data is given
 
     def check(self) -> None:
@@ -85,30 +85,26 @@ def train_coder(
     report("features", 0.05)
     features = build_features()
     x_train = features.fit_transform(texts)
-    report("classifier", 0.15)
-    classifier = LinearSVC(C=options.regularisation, random_state=options.seed)
-    classifier.fit(x_train, labels)
-    classes = np.asarray(classifier.classes_, dtype=object)
-    weights = np.ascontiguousarray(classifier.coef_.T, dtype=np.float32)
-    bias = classifier.intercept_.astype(np.float32)
-    if len(classes) == 2:  # binary LinearSVC has one score column; make it two
-        weights = np.column_stack([-weights[:, 0], weights[:, 0]]).astype(np.float32) / 2
-        bias = np.array([-bias[0], bias[0]], dtype=np.float32) / 2
+    x_dev = features.transform(dev)
+    report("classifiers", 0.15)
+    linear, blend = fit_hierarchical(x_train, labels, hierarchy, options.regularisation, options.seed, x_dev, dev_y)
+    classes = linear.classes
 
     report("calibration", 0.8)
     class_index = {c: i for i, c in enumerate(classes)}
     dev_index = np.array([class_index.get(y, -1) for y in dev_y])
-    dev_scores = np.asarray(features.transform(dev) @ weights + bias, dtype=np.float64)
+    dev_scores = linear.scores(x_dev)
     temperature = fit_temperature(dev_scores, dev_index)
     vocabulary = dict(features.transformer_list[1][1].vocabulary_)
     confidence_model = ConfidenceModel.for_classes(classes, hierarchy, vocabulary)
-    model = CodingModel(features, weights, bias, classes, temperature, confidence_model, 1.0,
+    model = CodingModel(features, linear.weights, linear.bias, classes, temperature, confidence_model, 1.0,
                         options.target_accuracy, hierarchy,
-                        {"seed": options.seed, "regularisation": options.regularisation})
-    probabilities = model.class_probabilities(dev)
-    top = np.argsort(-probabilities, axis=1)[:, :5]
+                        {"seed": options.seed, "regularisation": options.regularisation,
+                         "level_blend": blend})
+    probabilities = model.probabilities(dev_scores)
+    top = top_k(probabilities, TOP_K)
     correct = classes[top[:, 0]] == dev_y
-    signals = confidence_model.signals(probabilities, top, dev)
+    signals = confidence_model.signals(dev_scores, probabilities, top, dev)
     held_out_confidence = confidence_model.out_of_fold_confidence(signals, correct, options.seed)
     confidence_model.fit(signals, correct)
     model.threshold = threshold_for_accuracy(held_out_confidence, correct, options.target_accuracy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ def log_training(
             "train_dataset": train_info.ref, "train_records": result.train_records,
             "dev_dataset": dev[0].ref if dev else "held-out split of training data",
             "dev_records": result.dev_records, "classification": classification or "code prefixes",
-            "features": "tfidf char_wb 2-5 + word 1-2", "classifier": "LinearSVC",
+            "features": "tfidf char_wb 2-5 + word 1-2", "classifier": "LinearSVC per level, blended",
+            "level_blend": json.dumps(model.metadata.get("level_blend", {})),
         })
         _log_dataset(ws, train_info, train_frame, "training")
         if dev:
