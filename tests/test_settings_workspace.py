@@ -42,3 +42,10 @@ def test_opening_a_missing_workspace_says_how_to_create_it(tmp_path: Path) -> No
     with pytest.raises(NotFound, match="statops init"):
         Workspace.open(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_workspace_remembers_the_stores_it_was_created_on(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    Workspace.init(tmp_path / "ws", database_url=url)
+    assert Workspace.open(tmp_path / "ws").database_url == url
+    assert (tmp_path / "ws" / "statops.toml").stat().st_mode & 0o077 == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,16 @@ SETTINGS_TEMPLATE = """\
 # score_chunk_rows = 50000
 # log_text = true
 """
+
+
+def _settings_text(settings: Settings) -> str:
+    """The template, with the stores this workspace was created on recorded, so later commands find them."""
+    text = SETTINGS_TEMPLATE
+    for name in ("database_url", "mlflow_uri"):
+        value = getattr(settings, name)
+        if value:
+            text = text.replace("[statops]\n", f"[statops]\n{name} = {json.dumps(value)}\n", 1)
+    return text
 
 
 def disable_telemetry() -> None:
@@ -76,7 +87,8 @@ class Workspace:
         root.mkdir(parents=True, exist_ok=True)
         settings_file = root / SETTINGS_FILE
         if not settings_file.exists():
-            settings_file.write_text(SETTINGS_TEMPLATE, encoding="utf-8")
+            settings_file.write_text(_settings_text(settings), encoding="utf-8")
+            settings_file.chmod(0o600)  # it may hold a database URL with a password
         workspace = cls(settings)
         workspace.snapshot_root.mkdir(exist_ok=True)
         workspace.artifact_root.mkdir(exist_ok=True)
