@@ -31,6 +31,27 @@ class Settings(BaseSettings):
     user: str | None = Field(default=None, description="who acts; default the OS user")
     score_chunk_rows: int = Field(default=50_000, gt=0, description="rows per chunk when scoring")
     log_text: bool = Field(default=True, description="keep input text in the prediction log")
+    # -- online serving (statops serve) ------------------------------------------------------
+    serve_host: str = Field(default="127.0.0.1", description="address statops serve listens on")
+    serve_port: int = Field(default=8000, ge=0, le=65535, description="port statops serve listens on")
+    serve_workers: int = Field(default=1, ge=1, description="server processes")
+    serve_preload: list[str] = Field(default_factory=list,
+                                     description="models loaded at start-up (MODEL, MODEL@ALIAS, MODEL/VERSION)")
+    serve_max_records: int = Field(default=10_000, gt=0, description="records per predict request")
+    serve_max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="request body size limit")
+    serve_model_cache_size: int = Field(default=4, gt=0, description="model versions kept loaded (LRU)")
+    serve_refresh_seconds: float = Field(default=5.0, gt=0, description="how often aliases are re-resolved")
+    serve_batch_wait_ms: float = Field(default=2.0, ge=0,
+                                       description="how long a request may wait to share a model call")
+    serve_batch_max_records: int = Field(default=256, gt=0,
+                                         description="records per shared model call")
+    # -- prediction log ----------------------------------------------------------------------
+    log_batch_rows: int = Field(default=2_000, gt=0, description="rows per prediction-log insert")
+    log_flush_seconds: float = Field(default=0.1, gt=0, description="prediction-log write interval")
+    log_queue_rows: int = Field(default=200_000, gt=0,
+                                description="prediction-log rows held in memory before requests wait")
+    log_wait_seconds: float = Field(default=10.0, ge=0,
+                                    description="how long a request waits for room in a full log queue")
 
     @classmethod
     def settings_customise_sources(

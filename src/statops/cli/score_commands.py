@@ -18,12 +18,14 @@ def score(
     text_column: Annotated[str, typer.Option(help="Column with the text to code.")] = "text",
     chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (memory bound); default from settings.",
                                                    min=1)] = None,
+    log: Annotated[bool, typer.Option("--log", help="Also write every prediction to the prediction log, "
+                                      "as the online API does (input text unless STATOPS_LOG_TEXT=false).")] = False,
     home: HomeOption = None,
 ) -> None:
     """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives."""
     ws = open_workspace(home)
     with rows_progress(f"Scoring {input.name}") as progress:
-        summary = score_file(ws, model, input, output, text_column, chunk_rows, progress)
+        summary = score_file(ws, model, input, output, text_column, chunk_rows, progress, log=log)
     for old, new in summary.renamed.items():
         console.print(f"[yellow]note:[/] input column '{old}' is written as '{new}' (scoring adds '{old}')")
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
@@ -31,6 +33,8 @@ def score(
                   f"({rate:,.0f} rows/s)")
     console.print(f"Auto-coded {summary.auto_coded:,} ({summary.auto_coded_share:.1%}); "
                   f"{summary.rows - summary.auto_coded:,} for review. Written to {summary.output}")
+    if log:
+        console.print(f"Logged {summary.logged:,} predictions to the prediction log")
 
 
 def register(app: typer.Typer) -> None:

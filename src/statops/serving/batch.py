@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from statops.coding.model import OUTPUT_COLUMNS
 from statops.errors import InvalidInput
 from statops.registry import ModelVersionRef, load_coding_model, resolve_model
+from statops.serving.prediction_log import delete_request, new_id, prediction_rows, write_rows
 from statops.tables import TableWriter, iter_table_chunks, require_columns, table_columns, table_format
 from statops.workspace import Workspace
 
@@ -26,6 +27,7 @@ class ScoreSummary:
     seconds: float
     output: Path
     renamed: dict[str, str]
+    logged: int = 0  # rows written to the prediction log (with `log=True`)
 
     @property
     def auto_coded_share(self) -> float:
@@ -52,8 +54,13 @@ def score_file(
     text_column: str = "text",
     chunk_rows: int | None = None,
     progress: RowsProgress | None = None,
+    log: bool = False,
 ) -> ScoreSummary:
-    """Code every record of `input_path` into `output_path` (CSV or Parquet); all or nothing."""
+    """Code every record of `input_path` into `output_path` (CSV or Parquet); all or nothing.
+
+    With `log`, every prediction also goes to the prediction log (as online ones do), under one
+    request id for the job; a failed job removes its rows again.
+    """
     input_path, output_path = Path(input_path), Path(output_path)
     ref = resolve_model(ws, model_ref)
     columns = table_columns(input_path)
@@ -67,9 +74,14 @@ def score_file(
     writer = TableWriter(output_path)
     started = time.perf_counter()
     rows = auto = 0
+    job_id = new_id()
     try:
         for chunk in iter_table_chunks(input_path, chunk_rows):
-            coded = model.predict_frame(chunk[text_column].fillna(""))
+            texts = chunk[text_column].fillna("")
+            coded = model.predict_frame(texts)
+            if log:
+                write_rows(ws.store, prediction_rows(ref, texts.astype(str).tolist(), coded, source="batch",
+                                                     request_id=job_id, keep_text=ws.settings.log_text))
             coded.index = chunk.index
             out = chunk.rename(columns=renamed).join(coded)
             writer.write(out)
@@ -82,8 +94,11 @@ def score_file(
         writer.commit()
     except BaseException:
         writer.abort()
+        if log:
+            delete_request(ws.store, job_id)
         raise
-    return ScoreSummary(ref, rows, auto, time.perf_counter() - started, output_path, renamed)
+    return ScoreSummary(ref, rows, auto, time.perf_counter() - started, output_path, renamed,
+                        rows if log else 0)
 
 
 def input_renames(columns: list[str]) -> dict[str, str]:

@@ -1,11 +1,22 @@
-"""Our own store: classifications, the dataset catalogue and the audit trail."""
+"""Our own store: classifications, the dataset catalogue, the audit trail and the prediction log."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -88,3 +99,24 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PredictionLogEntry(Base):
+    """One prediction, online or batch: what was asked, of which model version, and the answer."""
+
+    __tablename__ = "prediction_log"
+    __table_args__ = (Index("ix_prediction_log_model_version_at", "model", "version", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # time-ordered, made at request time
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    alias: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    source: Mapped[str] = mapped_column(String(20))  # 'api' or 'batch'
+    request_id: Mapped[str] = mapped_column(String(36), index=True)  # one HTTP request or one batch job
+    input_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    input_text: Mapped[str | None] = mapped_column(Text, nullable=True)  # None when STATOPS_LOG_TEXT=false
+    code: Mapped[str] = mapped_column(String(100))
+    confidence: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(20))
+    alternatives: Mapped[list[Any]] = mapped_column(JSON)
