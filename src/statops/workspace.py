@@ -93,7 +93,7 @@ class Workspace:
         workspace.snapshot_root.mkdir(exist_ok=True)
         workspace.artifact_root.mkdir(exist_ok=True)
         workspace.store.upgrade()
-        workspace.mlflow  # creates the MLflow schema on first use
+        workspace.activate_mlflow()  # creates the MLflow schema on first use
         return workspace
 
     @classmethod
@@ -125,6 +125,10 @@ class Workspace:
         if self._client is None:
             self._client = mlflow.MlflowClient(self.mlflow_uri, self.mlflow_uri)
         return self._client
+
+    def activate_mlflow(self) -> MlflowClient:
+        """Point the mlflow module's fluent API (start_run, load_model) at this workspace."""
+        return self.mlflow
 
     def experiment_id(self, name: str) -> str:
         """The MLflow experiment `name`, created with its artifacts inside the workspace."""

@@ -3,7 +3,12 @@ from __future__ import annotations
 import numpy as np
 
 from statops.classifications import Hierarchy
-from statops.coding.metrics import coverage_curve, evaluate_predictions, expected_calibration_error, threshold_for_accuracy
+from statops.coding.metrics import (
+    coverage_curve,
+    evaluate_predictions,
+    expected_calibration_error,
+    threshold_for_accuracy,
+)
 
 
 def test_threshold_is_the_lowest_that_keeps_the_target_accuracy() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from statops.classifications.hierarchy import Hierarchy
-from statops.tables import read_table
 from statops.errors import Conflict, NotFound
 from statops.hashing import frame_sha256
 from statops.names import check_name
 from statops.store.schema import Classification, ClassificationCode
+from statops.tables import read_table
 from statops.workspace import Workspace
 
 

@@ -25,10 +25,14 @@ def add(
     file: Annotated[Path, typer.Argument(help="CSV (UTF-8), Parquet or Excel file.")],
     text_column: Annotated[str, typer.Option(help="Column with the free text to code.")] = "text",
     label_column: Annotated[str | None, typer.Option(help="Column with the codes (labels).")] = None,
-    classification: Annotated[str | None, typer.Option(help="Check codes against this classification.")] = None,
+    classification: Annotated[
+        str | None, typer.Option(help="Check codes against this classification.")
+    ] = None,
     cycle: Annotated[str | None, typer.Option(help="Production cycle, e.g. 2024Q1.")] = None,
     gsbpm: Annotated[str | None, typer.Option(help="GSBPM sub-process, e.g. 5.2 (Classify and code).")] = None,
-    allow_unknown_codes: Annotated[bool, typer.Option("--allow-unknown-codes", help="Accept codes not in the classification.")] = False,
+    allow_unknown_codes: Annotated[
+        bool, typer.Option("--allow-unknown-codes", help="Accept codes not in the classification.")
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Validate a file and store it as an immutable, content-hashed snapshot."""
@@ -67,7 +71,8 @@ def show(
         ["rows", f"{info.rows:,}"], ["sha256", info.sha256], ["text column", info.text_column],
         ["label column", info.label_column], ["classification",
          f"{info.classification} {info.classification_version}" if info.classification else None],
-        ["cycle", info.cycle], ["GSBPM", gsbpm], ["source file", f"{info.source_file} (sha256 {info.source_sha256[:16]}...)"],
+        ["cycle", info.cycle], ["GSBPM", gsbpm],
+        ["source file", f"{info.source_file} (sha256 {info.source_sha256[:16]}...)"],
         ["added", f"{info.created_at:%Y-%m-%d %H:%M:%S %Z} by {info.created_by}"],
         ["columns", ", ".join(c["name"] for c in info.columns)],
     ]))

@@ -25,7 +25,7 @@ def demo(home: HomeOption = None) -> None:
     console.print(f"workspace       {ws.home}")
     console.print(f"classification  soc2010 version {report.classification.version} "
                   f"({report.classification.codes} codes)")
-    for split, info in report.datasets.items():
+    for info in report.datasets.values():
         console.print(f"dataset         {info.ref} ({info.rows:,} rows, sha256 {info.sha256[:12]}...)")
     console.print(f"model           {t.registered.name} version {t.registered.version} "
                   f"(MLflow run {t.registered.run_id}, trained in {t.result.fit_seconds:.1f} s)")

@@ -32,8 +32,9 @@ def train(
     with stage_progress(f"Training {model}") as progress:
         outcome = train_and_register(ws, model, data, dev, options, progress)
     result, registered = outcome.result, outcome.registered
+    calibrated_on = outcome.dev.ref if outcome.dev else "a held-out split"
     console.print(f"Trained on {outcome.train.ref} ({result.train_records:,} records) in {result.fit_seconds:.1f} s; "
-                  f"calibrated on {outcome.dev.ref if outcome.dev else 'a held-out split'} ({result.dev_records:,} records)")
+                  f"calibrated on {calibrated_on} ({result.dev_records:,} records)")
     console.print(evaluation_table("Quality on the dev data (threshold chosen out-of-fold)", result.dev_evaluation))
     console.print(f"Registered [bold]{registered.name}[/] version {registered.version} "
                   f"(MLflow run {registered.run_id})")

@@ -51,7 +51,9 @@ class ConfidenceModel:
     bias: float = 0.0
 
     @classmethod
-    def for_classes(cls, classes: np.ndarray, hierarchy: Hierarchy, vocabulary: dict[str, int] | None) -> ConfidenceModel:
+    def for_classes(
+        cls, classes: np.ndarray, hierarchy: Hierarchy, vocabulary: dict[str, int] | None
+    ) -> ConfidenceModel:
         """Set up the signals: one parent-agreement signal per level above the codes themselves."""
         levels = blend_levels(classes, hierarchy)
         groups = []
@@ -61,7 +63,9 @@ class ConfidenceModel:
             groups.append([lookup[a] if a is not None else -1 for a in ancestors])
         return cls(levels, groups, vocabulary)
 
-    def signals(self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]) -> np.ndarray:
+    def signals(
+        self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]
+    ) -> np.ndarray:
         """One row of signals per record, from raw class scores, their probabilities and the top-k."""
         n = probabilities.shape[0]
         rows = np.arange(n)
@@ -87,7 +91,9 @@ class ConfidenceModel:
             columns.append(np.array([np.mean([w in vocab for w in t]) if t else 0.0 for t in tokens]))
         return np.column_stack(columns)
 
-    def confidence(self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]) -> np.ndarray:
+    def confidence(
+        self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]
+    ) -> np.ndarray:
         """Calibrated P(top code is right) per record."""
         return self.apply(self.signals(scores, probabilities, top, texts))
 

@@ -39,7 +39,7 @@ def fit_linear(x: sp.spmatrix, labels: np.ndarray, regularisation: float, seed: 
     weights = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
     bias = model.intercept_.astype(np.float32)
     if len(model.classes_) == 2:  # binary LinearSVC has one score column; make it two
-        weights = np.column_stack([-weights[:, 0], weights[:, 0]]) / 2
+        weights = (np.column_stack([-weights[:, 0], weights[:, 0]]) / 2).astype(np.float32)
         bias = np.array([-bias[0], bias[0]], dtype=np.float32) / 2
     return LinearScores(np.asarray(model.classes_, dtype=object), weights, bias)
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel, fit_temperature
-from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.linear import fit_hierarchical
+from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features, top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -46,7 +46,9 @@ def _noop(stage: str, fraction: float) -> None:
     return None
 
 
-def split_for_calibration(texts: list[str], labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_for_calibration(
+    texts: list[str], labels: np.ndarray, share: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split of row indices: (train rows, held-out rows)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(texts))

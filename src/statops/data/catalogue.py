@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from statops.classifications.catalogue import get_classification
 from statops.classifications.hierarchy import Hierarchy
 from statops.data.gsbpm import check_cycle, check_gsbpm
-from statops.tables import read_table, require_columns
 from statops.errors import Conflict, InvalidInput, NotFound
 from statops.hashing import file_sha256, frame_sha256
 from statops.names import check_name, split_versioned
 from statops.store.schema import Dataset
+from statops.tables import read_table, require_columns
 from statops.workspace import Workspace
 
 MAX_LISTED = 20
@@ -62,14 +62,17 @@ def _row_numbers(mask: pd.Series) -> str:
     return ", ".join(rows) + (f" and {more} more" if more > 0 else "")
 
 
-def validate_records(frame: pd.DataFrame, text_column: str, label_column: str | None, source: str) -> pd.DataFrame:
+def validate_records(
+    frame: pd.DataFrame, text_column: str, label_column: str | None, source: str
+) -> pd.DataFrame:
     """Checks columns, empty texts and empty labels; returns the frame with labels stripped."""
     require_columns(list(frame.columns), [text_column] + ([label_column] if label_column else []), source)
     frame = frame.reset_index(drop=True)
     empty_text = frame[text_column].isna() | (frame[text_column].str.strip() == "")
     if empty_text.any():
         raise InvalidInput(
-            f"{source}: {int(empty_text.sum())} row(s) have an empty '{text_column}' (data rows {_row_numbers(empty_text)})"
+            f"{source}: {int(empty_text.sum())} row(s) have an empty '{text_column}' "
+            f"(data rows {_row_numbers(empty_text)})"
         )
     if label_column:
         labels = frame[label_column].str.strip()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from statops.coding import CodingModel, load_model
 from statops.errors import InvalidInput
@@ -32,7 +32,7 @@ def input_texts(model_input: Any) -> pd.Series:
 # MLflow asks for type hints on predict; statops logs an explicit signature instead.
 warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method", category=UserWarning)
 
-class CodingPyfuncModel(mlflow.pyfunc.PythonModel):
+class CodingPyfuncModel(PythonModel):
     """predict(frame with 'text') -> code, title, confidence, decision, alternatives."""
 
     model: CodingModel

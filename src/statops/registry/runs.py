@@ -12,16 +12,17 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
 from statops.coding import CodingModel, Evaluation, TrainingResult, save_model
 from statops.coding.chart import coverage_chart
 from statops.data import DatasetInfo
+from statops.errors import Conflict
+from statops.names import check_name
 from statops.provenance import git_commit, package_version
 from statops.registry.pyfunc import CodingPyfuncModel
-from statops.names import check_name
 from statops.registry.versions import ModelVersionRef
-from statops.errors import Conflict
 from statops.workspace import Workspace
 
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
@@ -51,7 +52,7 @@ def _log_dataset(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame, context:
     source = (ws.home / info.snapshot_path).as_uri()
     with warnings.catch_warnings():  # a file URI matches two equivalent MLflow source types
         warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(frame, source=source, name=info.ref,
+        dataset = from_pandas(frame, source=source, name=info.ref,
                                           digest=info.sha256[:MLFLOW_DIGEST_LENGTH],
                                           targets=info.label_column)
     mlflow.log_input(dataset, context=context, tags={"sha256": info.sha256})
@@ -146,7 +147,7 @@ def load_coding_model(ws: Workspace, ref: ModelVersionRef) -> CodingModel:
     """The model of a registered version, loaded through MLflow's pyfunc flavour (cached)."""
     key = (ws.mlflow_uri, ref.name, ref.version)
     if key not in _loaded:
-        ws.mlflow  # points mlflow at this workspace
+        ws.activate_mlflow()
         wrapper = mlflow.pyfunc.load_model(ref.uri).unwrap_python_model()
         if not isinstance(wrapper, CodingPyfuncModel):
             raise Conflict(f"{ref.uri} is not a statops coding model")

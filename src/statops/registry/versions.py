@@ -75,9 +75,9 @@ def resolve_model(ws: Workspace, ref: str) -> ModelVersionRef:
         try:
             mv = client.get_model_version(name, version)
         except (MlflowException, RestException) as exc:
-            versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+            numbers = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
             raise NotFound(f"model {name} has no version {version}; versions: "
-                           + ", ".join(map(str, versions))) from exc
+                           + ", ".join(map(str, numbers))) from exc
         return ModelVersionRef(name, str(mv.version), None, "version", dict(mv.tags), mv.run_id)
     aliases = dict(model.aliases or {})
     if alias is not None:
