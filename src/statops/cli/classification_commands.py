@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from statops.classifications import add_classification, get_classification, list_classifications
 from statops.cli.common import HomeOption, console, open_workspace, table
 
 app = typer.Typer(help="Statistical classifications: codes, titles, hierarchy levels, versions.",
@@ -22,6 +21,8 @@ def add(
     home: HomeOption = None,
 ) -> None:
     """Load a classification structure (code, level, title, parent)."""
+    from statops.classifications import add_classification
+
     ws = open_workspace(home)
     info = add_classification(ws, name, file, version)
     verb = "Added" if info.created else "Already present:"
@@ -32,6 +33,8 @@ def add(
 @app.command("list", epilog="Example: statops classifications list")
 def list_(home: HomeOption = None) -> None:
     """List classifications and their versions."""
+    from statops.classifications import list_classifications
+
     rows = list_classifications(open_workspace(home))
     if not rows:
         console.print("No classifications yet. Add one with: statops classifications add NAME FILE")
@@ -48,6 +51,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show a classification's levels and its top-level codes."""
+    from statops.classifications import get_classification
+
     info = get_classification(open_workspace(home), name, version)
     h = info.hierarchy
     counts = [[level, sum(1 for c in h.codes if h.level_of[c] == level)] for level in h.levels]

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from statops.cli.common import HomeOption, console, open_workspace, table
-from statops.data import add_dataset, get_dataset, label_summary, list_datasets, load_dataset
 from statops.data.gsbpm import SUBPROCESSES
 
 app = typer.Typer(help="The dataset catalogue: versioned, hashed snapshots of coded records.",
@@ -36,6 +35,8 @@ def add(
     home: HomeOption = None,
 ) -> None:
     """Validate a file and store it as an immutable, content-hashed snapshot."""
+    from statops.data import add_dataset
+
     ws = open_workspace(home)
     info = add_dataset(ws, name, file, text_column, label_column, classification, cycle, gsbpm,
                        allow_unknown_codes)
@@ -49,6 +50,8 @@ def add(
 @app.command("list", epilog="Example: statops data list")
 def list_(home: HomeOption = None) -> None:
     """List every dataset version."""
+    from statops.data import list_datasets
+
     rows = list_datasets(open_workspace(home))
     if not rows:
         console.print("No datasets yet. Add one with: statops data add NAME FILE --text-column ... --label-column ...")
@@ -64,6 +67,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show a dataset version: provenance, columns and the distribution of its codes."""
+    from statops.data import get_dataset, label_summary, load_dataset
+
     ws = open_workspace(home)
     info = get_dataset(ws, ref)
     gsbpm = f"{info.gsbpm} {SUBPROCESSES[info.gsbpm]}" if info.gsbpm else None

@@ -7,12 +7,13 @@ import time
 import typer
 
 from statops.cli.common import HomeOption, console, evaluation_table, quiet_libraries, rows_progress, stage_progress
-from statops.demo import ATTRIBUTION, MODEL_NAME, run_demo
 
 
 def demo(home: HomeOption = None) -> None:
     """Run the whole flow offline on the bundled SOC2010 coding index: init, classification,
     datasets, train, evaluate, register, score."""
+    from statops.demo import ATTRIBUTION, MODEL_NAME, run_demo
+
     quiet_libraries()
     started = time.perf_counter()
     with stage_progress("Training") as training, rows_progress("Scoring") as scoring:

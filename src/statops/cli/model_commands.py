@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from statops.cli.common import HomeOption, console, evaluation_table, open_workspace, pct, stage_progress, table
-from statops.coding import TrainingOptions
-from statops.registry import evaluate_version, list_models, model_versions, train_and_register
 
 models_app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 
@@ -27,6 +25,9 @@ def train(
     home: HomeOption = None,
 ) -> None:
     """Train an auto-coder, evaluate it on dev data, log the run to MLflow and register a version."""
+    from statops.coding import TrainingOptions
+    from statops.registry import train_and_register
+
     ws = open_workspace(home)
     options = TrainingOptions(target_accuracy=target_accuracy, seed=seed, regularisation=regularisation)
     with stage_progress(f"Training {model}") as progress:
@@ -46,6 +47,8 @@ def evaluate(
     home: HomeOption = None,
 ) -> None:
     """Evaluate a registered model on a labelled dataset; logged to MLflow."""
+    from statops.registry import evaluate_version
+
     ws = open_workspace(home)
     outcome = evaluate_version(ws, model, data)
     console.print(evaluation_table(f"{outcome.model.describe()} on {outcome.dataset.ref}", outcome.evaluation))
@@ -55,6 +58,8 @@ def evaluate(
 @models_app.command("list", epilog="Example: statops models list")
 def models_list(home: HomeOption = None) -> None:
     """List registered models."""
+    from statops.registry import list_models
+
     rows = list_models(open_workspace(home))
     if not rows:
         console.print("No models yet. Train one with: statops train MODEL --data DATASET")
@@ -70,6 +75,8 @@ def models_show(
     home: HomeOption = None,
 ) -> None:
     """Show every version of a model: data, threshold, aliases and key quality measures."""
+    from statops.registry import model_versions
+
     versions = model_versions(open_workspace(home), model)
     rows = []
     for v in versions:

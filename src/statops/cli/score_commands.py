@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from statops.cli.common import HomeOption, console, open_workspace, rows_progress
-from statops.serving.batch import score_file
 
 
 def score(
@@ -23,6 +22,8 @@ def score(
     home: HomeOption = None,
 ) -> None:
     """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives."""
+    from statops.serving.batch import score_file
+
     ws = open_workspace(home)
     with rows_progress(f"Scoring {input.name}") as progress:
         summary = score_file(ws, model, input, output, text_column, chunk_rows, progress, log=log)
