@@ -16,12 +16,11 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pandas as pd
 from sqlalchemy import delete, insert
 
 from statops.errors import StatopsError
@@ -50,28 +49,32 @@ def text_sha256(text: str) -> str:
 def prediction_rows(
     ref: ModelVersionRef,
     texts: Sequence[str],
-    frame: pd.DataFrame,
+    predictions: Mapping[str, Any],
     *,
     source: str,
     request_id: str,
     keep_text: bool,
     ids: Sequence[str] | None = None,
-    alternatives: Sequence[Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Log rows for `texts` and their predictions `frame` (as `CodingModel.predict_frame` returns)."""
+    """Log rows for `texts` and their predictions: a `CodingModel.predict_frame` table, or its
+    columns as lists (then `alternatives` may already be parsed)."""
     at = datetime.now(UTC)
     ids = ids if ids is not None else [new_id() for _ in texts]
-    if alternatives is None:
-        alternatives = [orjson.loads(a) for a in frame["alternatives"].tolist()]
+    columns = {name: _as_list(predictions[name]) for name in ("code", "confidence", "decision", "alternatives")}
+    alternatives = [orjson.loads(a) if isinstance(a, str) else a for a in columns["alternatives"]]
     return [
         {"id": row_id, "at": at, "model": ref.name, "version": ref.version, "alias": ref.alias,
          "source": source, "request_id": request_id, "input_sha256": text_sha256(text),
          "input_text": text if keep_text else None, "code": code, "confidence": confidence,
          "decision": decision, "alternatives": alts}
         for row_id, text, code, confidence, decision, alts in zip(
-            ids, texts, frame["code"].tolist(), frame["confidence"].tolist(), frame["decision"].tolist(),
-            alternatives, strict=True)
+            ids, texts, columns["code"], columns["confidence"], columns["decision"], alternatives,
+            strict=True)
     ]
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def write_rows(store: Store, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,185 @@
+"""The FastAPI application: `create_app(settings)` for `statops serve`, tests and other ASGI servers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client.core import CounterMetricFamily
+
+from statops import __version__
+from statops.errors import NotFound
+from statops.serving.batching import Batcher
+from statops.serving.cache import ModelCache
+from statops.serving.metrics import BodySizeLimit, MetricsMiddleware, ServingMetrics, counter, gauge
+from statops.serving.prediction_log import PredictionLogWriter
+from statops.serving.problems import install_problem_handlers
+from statops.settings import Settings, load_settings
+from statops.workspace import Workspace
+
+log = logging.getLogger("statops.serving")
+
+DESCRIPTION = """\
+Online auto-coding with every registered statops model. A prediction returns the code, its title,
+a calibrated confidence, the decision (`auto`: confident enough to code automatically; `review`:
+send to a clerical coder) and the five most likely codes. Every prediction is written to the
+prediction log under the `id` it is returned with.
+
+Errors are `application/problem+json` (RFC 9457). Records per request and body size are limited
+(413 beyond them).
+"""
+
+
+@dataclass
+class Runtime:
+    """What one server process holds: the workspace, model cache, batcher, prediction log, metrics."""
+
+    settings: Settings
+    ws: Workspace
+    cache: ModelCache
+    batcher: Batcher
+    prediction_log: PredictionLogWriter
+    metrics: ServingMetrics
+    preload: dict[str, str] = field(default_factory=dict)  # route -> 'loading' | 'loaded' | error
+
+    def preload_models(self) -> None:
+        """Load the models named in settings (in the background; /readyz waits for them)."""
+        from statops.registry.versions import parse_model_ref
+
+        for ref in self.settings.serve_preload:
+            try:
+                self.cache.get(parse_model_ref(ref))
+                self.preload[ref] = "loaded"
+            except Exception as exc:
+                self.preload[ref] = f"failed: {exc}"
+                log.error("preloading %s failed: %s", ref, exc)
+
+    def state_metrics(self) -> Iterator[Any]:
+        writer = self.prediction_log
+        yield gauge("statops_prediction_log_backlog_rows", "Predictions answered but not yet written",
+                    writer.backlog)
+        yield counter("statops_prediction_log_written_rows", "Predictions written to the log",
+                      writer.written_rows)
+        yield counter("statops_prediction_log_write_failures", "Failed prediction-log writes (retried)",
+                      writer.failed_writes)
+        yield counter("statops_prediction_log_waits", "Requests that waited for room in the log queue",
+                      writer.waits)
+        yield gauge("statops_models_loaded", "Model versions in memory", len(self.cache.loaded_versions()))
+        yield counter("statops_model_loads", "Model versions loaded", self.cache.loads)
+        yield counter("statops_model_load_failures", "Model versions that failed to load",
+                      self.cache.load_failures)
+        calls = CounterMetricFamily("statops_model_calls", "Model calls; concurrent requests share one",
+                                    labels=["model", "version"])
+        for (name, version), count in list(self.batcher.calls.items()):
+            calls.add_metric([name, version], count)
+        yield calls
+        yield counter("statops_model_evictions", "Model versions dropped from memory (LRU)",
+                      self.cache.evictions)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for the workspace in `settings` (default: from STATOPS_* and statops.toml)."""
+    settings = settings or load_settings()
+    metrics = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ws = open_workspace(settings)
+        cache = ModelCache(ws, settings.serve_model_cache_size, settings.serve_refresh_seconds)
+        writer = PredictionLogWriter(ws.store, batch_rows=settings.log_batch_rows,
+                                     flush_seconds=settings.log_flush_seconds,
+                                     queue_rows=settings.log_queue_rows,
+                                     wait_seconds=settings.log_wait_seconds).start()
+        batcher = Batcher(settings.serve_batch_max_records, settings.serve_batch_wait_ms / 1000)
+        runtime = Runtime(settings, ws, cache, batcher, writer, metrics,
+                          {ref: "loading" for ref in settings.serve_preload})
+        metrics.add_state(runtime.state_metrics)
+        app.state.runtime = runtime
+        cache.start()
+        threading.Thread(target=runtime.preload_models, name="statops-preload", daemon=True).start()
+        log.info("serving the models of %s", ws.home)
+        try:
+            yield
+        finally:
+            cache.stop()
+            batcher.close()
+            unwritten = writer.close()
+            if unwritten:
+                log.error("shutdown: %d predictions could not be written to the log", unwritten)
+            else:
+                log.info("shutdown: prediction log flushed (%d rows written)", writer.written_rows)
+            ws.close()
+
+    app = FastAPI(
+        title="statops API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        docs_url=None, redoc_url=None,
+        openapi_tags=[{"name": "models", "description": "Registered models and online prediction"},
+                      {"name": "operations", "description": "Health, readiness and metrics"}],
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    _install_docs(app)
+
+    from statops.serving.routes import operations, v1
+
+    app.include_router(v1)
+    app.include_router(operations)
+    # Outermost first: metrics see every request, including ones refused for their size.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.serve_max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def open_workspace(settings: Settings) -> Workspace:
+    """The workspace the server serves; a missing or outdated one stops start-up with the fix."""
+    from statops.settings import SETTINGS_FILE
+
+    if not (settings.resolved_home / SETTINGS_FILE).is_file():
+        raise NotFound(f"no statops workspace at {settings.resolved_home}; create it with "
+                       f"`statops init --home {settings.resolved_home}` (or set STATOPS_HOME)")
+    ws = Workspace(settings)
+    if not ws.store.is_current():
+        raise NotFound(f"the store at {ws.store.safe_url} is not initialised or out of date; "
+                       f"run `statops init --home {settings.resolved_home}`")
+    return ws
+
+
+def swagger_ui_folder() -> Path:
+    from swagger_ui_bundle import swagger_ui_path
+
+    return Path(str(swagger_ui_path))
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Interactive docs at /docs with Swagger UI's files served from the installed package (no CDN)."""
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_folder()), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} docs",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` and multi-process serving: settings from STATOPS_* variables."""
+    return create_app(load_settings())
+
+
+__all__ = ["Runtime", "app_from_environment", "create_app"]

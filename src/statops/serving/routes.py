@@ -1,0 +1,183 @@
+"""The routes: /v1 (models, prediction) and operations (health, readiness, metrics)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from statops.errors import InvalidInput, NotFound
+from statops.names import NAME_PATTERN
+from statops.registry import PRODUCTION_ALIAS, list_models, model_versions
+from statops.registry.versions import registered_model
+from statops.serving.app import Runtime
+from statops.serving.cache import RETIRED_REASON_TAG, RETIRED_TAG
+from statops.serving.prediction_log import new_id, prediction_rows
+from statops.serving.problems import PROBLEM_JSON, PayloadTooLarge, problem_response, problem_responses
+from statops.serving.schemas import (
+    Health,
+    ModelDetail,
+    ModelList,
+    PredictRequest,
+    PredictResponse,
+    Readiness,
+)
+
+v1 = APIRouter(prefix="/v1", tags=["models"])
+operations = APIRouter(tags=["operations"])
+
+ModelName = Annotated[str, Path(description="registered model name", examples=["occupation"])]
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def check_model_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise NotFound(f"unknown model {name!r}: model names are letters, digits, '_', '-' and '.'")
+
+
+@v1.post(
+    "/models/{name}/predict", response_model=PredictResponse,
+    responses=problem_responses(404, 409, 413, 422, 503),
+    summary="Code records with a model",
+    description="Codes each record's text with the model version chosen by `version`, `alias`, or by "
+    "default the model's `production` alias, else its latest version (as `statops score` does). The "
+    "values are those `statops score` writes for the same texts. Each prediction is logged under its `id`.",
+)
+async def predict(
+    name: ModelName,
+    body: PredictRequest,
+    request: Request,
+    version: Annotated[int | None, Query(ge=1, description="a version number")] = None,
+    alias: Annotated[str | None, Query(min_length=1, max_length=100,
+                                       description="an alias, e.g. production or challenger")] = None,
+) -> Response:
+    rt = runtime(request)
+    check_model_name(name)
+    if version is not None and alias is not None:
+        raise InvalidInput("give either version or alias, not both")
+    records = body.records
+    if len(records) > rt.settings.serve_max_records:
+        raise PayloadTooLarge(f"{len(records):,} records in one request; the limit is "
+                              f"{rt.settings.serve_max_records:,} (STATOPS_SERVE_MAX_RECORDS)")
+    key = (name, None if version is None else str(version), alias)
+    loaded = rt.cache.peek(key) or await run_in_threadpool(rt.cache.get, key)
+    ref = loaded.ref
+    texts = [record.text for record in records]
+    columns = await rt.batcher.predict((ref.name, ref.version), loaded.model, texts)
+    ids = [new_id() for _ in texts]
+    columns["alternatives"] = [orjson.loads(a) for a in columns["alternatives"]]
+    rows = prediction_rows(ref, texts, columns, source="api", request_id=new_id(),
+                           keep_text=rt.settings.log_text, ids=ids)
+    if not rt.prediction_log.try_submit(rows):
+        await run_in_threadpool(rt.prediction_log.submit, rows)  # waits for room; 503 if none comes
+    for decision, count in Counter(columns["decision"]).items():
+        rt.metrics.predictions.labels(ref.name, ref.version, decision).inc(count)
+    predictions = [
+        {"id": row_id, "code": code, "title": title, "confidence": confidence, "decision": decision,
+         "alternatives": alternatives}
+        for row_id, code, title, confidence, decision, alternatives in zip(
+            ids, columns["code"], columns["title"], columns["confidence"], columns["decision"],
+            columns["alternatives"], strict=True)
+    ]
+    return json_response({"model": {"name": ref.name, "version": ref.version, "alias": ref.alias},
+                          "predictions": predictions})
+
+
+@v1.get("/models", response_model=ModelList, summary="List registered models")
+def models(request: Request) -> Response:
+    listed = list_models(runtime(request).ws)
+    for model in listed:
+        model["latest"] = None if model["latest"] is None else str(model["latest"])
+    return json_response({"models": listed})
+
+
+@v1.get("/models/{name}", response_model=ModelDetail, responses=problem_responses(404, 422),
+        summary="A model: its versions, aliases, thresholds and key metrics")
+def model_detail(name: ModelName, request: Request) -> Response:
+    check_model_name(name)
+    ws = runtime(request).ws
+    aliases = {alias: str(v) for alias, v in (registered_model(ws, name).aliases or {}).items()}
+    versions = []
+    for item in model_versions(ws, name):
+        tags = item["tags"]
+        retired = None
+        if tags.get(RETIRED_TAG, "").strip().lower() in ("true", "1", "yes"):
+            retired = tags.get(RETIRED_REASON_TAG) or "no reason recorded"
+        versions.append({
+            "version": item["version"], "aliases": item["aliases"], "status": item["status"],
+            "retired": retired, "threshold": _number(tags.get("threshold")),
+            "target_accuracy": _number(tags.get("target_accuracy")),
+            "classification": tags.get("classification"), "dataset": tags.get("dataset"),
+            "created": datetime.fromtimestamp(item["created"] / 1000, UTC).isoformat(),
+            "run_id": item["run_id"], "metrics": item["metrics"], "tags": tags,
+        })
+    serves = aliases.get(PRODUCTION_ALIAS) or (versions[-1]["version"] if versions else None)
+    return json_response({"name": name, "aliases": aliases, "serves": serves, "versions": versions})
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+@operations.get("/healthz", response_model=Health, summary="The process is up")
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@operations.get(
+    "/readyz", response_model=Readiness, summary="Store and registry reachable, preloaded models loaded",
+    responses={503: {"description": "not ready: the body says which check failed",
+                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+)
+def readyz(request: Request) -> Response:
+    rt = runtime(request)
+    checks: dict[str, Any] = {}
+    try:
+        with rt.ws.store.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["store"] = "ok"
+    except Exception as exc:
+        checks["store"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    try:
+        rt.ws.mlflow.search_registered_models(max_results=1)
+        checks["registry"] = "ok"
+    except Exception as exc:
+        checks["registry"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    checks["preloaded"] = dict(rt.preload)
+    checks["prediction_log"] = "ok" if rt.prediction_log.alive else "failed: the writer thread stopped"
+    failing = [name for name, state in checks.items()
+               if (state != "ok" and name != "preloaded")]
+    failing += [f"preload {ref} ({state})" for ref, state in rt.preload.items() if state != "loaded"]
+    if failing:
+        response = problem_response(503, "not ready: " + "; ".join(failing), request.url.path)
+        body = orjson.loads(response.body)
+        body["checks"] = checks
+        return Response(orjson.dumps(body), status_code=503, media_type=PROBLEM_JSON)
+    return json_response({"status": "ready", "checks": checks})
+
+
+@operations.get("/metrics", summary="Prometheus metrics",
+                response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                                 "description": "metrics in the Prometheus text format"}})
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
