@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import pandas as pd
@@ -28,9 +27,6 @@ def input_texts(model_input: Any) -> pd.Series:
         return pd.Series(list(model_input), dtype="string")
     raise InvalidInput(f"cannot predict on input of type {type(model_input).__name__}")
 
-
-# MLflow asks for type hints on predict; statops logs an explicit signature instead.
-warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method", category=UserWarning)
 
 class CodingPyfuncModel(PythonModel):
     """predict(frame with 'text') -> code, title, confidence, decision, alternatives."""
