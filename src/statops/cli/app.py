@@ -13,6 +13,7 @@ from statops.cli import (
     demo_commands,
     model_commands,
     score_commands,
+    serve_commands,
     workspace_commands,
 )
 from statops.cli.common import errors
@@ -49,6 +50,7 @@ app.add_typer(classification_commands.app, name="classifications")
 app.add_typer(data_commands.app, name="data")
 model_commands.register(app)
 score_commands.register(app)
+serve_commands.register(app)
 demo_commands.register(app)
 
 
