@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,10 +29,22 @@ HomeOption = Annotated[
 
 def quiet_libraries() -> None:
     """MLflow and alembic talk a lot at INFO; users need our output, not theirs."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when MLflow configures its loggers
     for name in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")
-    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+    # Some MLflow functions re-enable their UserWarnings inside catch_warnings ("once"), which
+    # overrides any filter; their advice (type hints on predict) does not apply to statops models.
+    if not getattr(warnings.showwarning, "statops_quiet", False):
+        show = warnings.showwarning
+
+        def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, UserWarning) and "mlflow" in str(args[0] if args else ""):
+                return
+            show(message, category, *args, **kwargs)
+
+        showwarning.statops_quiet = True  # type: ignore[attr-defined]
+        warnings.showwarning = showwarning
 
 
 def open_workspace(home: Path | None) -> Workspace:
