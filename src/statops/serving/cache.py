@@ -140,9 +140,9 @@ class ModelCache:
                 self._remember_failure(key, f"model {ref.name} version {ref.version} cannot be served: {exc}")
                 raise Conflict(self._failures[key][1]) from exc
             except Exception as exc:
-                log.exception("loading %s failed", ref.uri)
                 self._remember_failure(key, f"model {ref.name} version {ref.version} cannot be loaded: "
                                        f"{type(exc).__name__}: {exc}")
+                log.error("%s", self._failures[key][1])
                 raise Conflict(self._failures[key][1]) from exc
             loaded = LoadedModel(ref, model, time.time())
             with self._lock:

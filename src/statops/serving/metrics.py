@@ -82,7 +82,7 @@ class MetricsMiddleware:
 
 
 class BodySizeLimit:
-    """Refuses bodies over `max_bytes` with 413 before reading them (declared or streamed size)."""
+    """Refuses bodies over `max_bytes` with 413: by their declared size, or while reading a chunked one."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
@@ -92,7 +92,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from statops.serving.problems import PayloadTooLarge, problem_response
+        from statops.serving.problems import problem_response
 
         declared = None
         for name, value in scope["headers"]:
@@ -106,18 +106,30 @@ class BodySizeLimit:
                 return
             await self.app(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        # No declared size (a chunked body): read it here, up to the limit, then hand it on.
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise PayloadTooLarge(self._message())
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                response = problem_response(413, self._message(), scope["path"])
+                await response(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        await self.app(scope, counted, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     def _message(self) -> str:
         return f"the request body is larger than the limit of {self.max_bytes:,} bytes"
