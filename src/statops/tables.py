@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from statops.errors import InvalidInput, NotFound
@@ -158,26 +159,31 @@ class TableWriter:
         if not self.path.parent.is_dir():
             raise NotFound(f"output folder not found: {self.path.parent}")
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
-        self._parquet: pq.ParquetWriter | None = None
-        self._started = False
+        self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
+        self._schema: pa.Schema | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
-        if self.format == "csv":
-            frame.to_csv(self._tmp, mode="a" if self._started else "w", header=not self._started,
-                         index=False, lineterminator="\n", encoding="utf-8")
-        else:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
-            self._parquet.write_table(table)
-        self._started = True
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            if self.format == "csv":
+                options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+                self._writer = pa_csv.CSVWriter(str(self._tmp), table.schema, write_options=options)
+            else:
+                self._writer = pq.ParquetWriter(self._tmp, table.schema)
+        elif table.schema != self._schema:  # e.g. a column that was all-missing in the first chunk
+            table = table.cast(self._schema)
+        self._writer.write_table(table)
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def commit(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
+        self._close()
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
+        self._close()
         self._tmp.unlink(missing_ok=True)

@@ -91,21 +91,28 @@ class CodingModel:
         top_probs = np.concatenate([confidence[:, None], rest * scale], axis=1)
         return Predictions(self.classes[top[:, 0]], confidence, self.classes[top], top_probs)
 
+    def _distinct(self, texts: pd.Series | list[str]) -> tuple[Predictions, np.ndarray]:
+        """Predictions for each distinct normalised text, and each input's index into them.
+
+        Survey answers repeat; each distinct text is normalised and scored once.
+        """
+        raw_codes, raw_unique = pd.factorize(pd.Series(texts, dtype=object).fillna(""), use_na_sentinel=False)
+        normalised_codes, unique = pd.factorize(pd.Series(normalise(raw_unique), dtype=object))
+        unique = np.asarray(unique, dtype=object)
+        predictions = self.predict_normalised(list(unique))
+        predictions.confidence[unique == ""] = 0.0  # nothing to code from: always a human's call
+        return predictions, normalised_codes[raw_codes]
+
     def predict(self, texts: pd.Series | list[str]) -> Predictions:
         """Predict raw texts; repeated texts in the batch are computed once."""
-        normalised = np.asarray(normalise(texts), dtype=object)
-        unique, inverse = np.unique(normalised, return_inverse=True)
-        return self.predict_normalised(list(unique)).take(inverse.reshape(-1))
+        predictions, index = self._distinct(texts)
+        return predictions.take(index)
 
     # -- the scoring table ---------------------------------------------------------------------
     def predict_frame(self, texts: pd.Series | list[str]) -> pd.DataFrame:
         """code, title, confidence, decision (auto/review) and alternatives (top-5 JSON) per text."""
-        normalised = np.asarray(normalise(texts), dtype=object)
-        unique, inverse = np.unique(normalised, return_inverse=True)
-        predictions = self.predict_normalised(list(unique))
-        predictions.confidence[unique == ""] = 0.0  # nothing to code from: always a human's call
-        table = self._table(predictions)
-        return table.iloc[inverse.reshape(-1)].reset_index(drop=True)
+        predictions, index = self._distinct(texts)
+        return self._table(predictions).iloc[index].reset_index(drop=True)
 
     def _table(self, p: Predictions) -> pd.DataFrame:
         titles = self.hierarchy.titles
