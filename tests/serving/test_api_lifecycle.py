@@ -1,0 +1,131 @@
+"""The server's life: shutdown flushes the log, a failing log never fails a request, `statops serve`,
+the bounded model cache, and batch scoring writing to the same log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from statops.serving.batch import score_file
+from statops.serving.cache import ModelCache
+from tests.serving.live import copy_version, live_server, log_count, logged, predict, server_settings, wait_for
+
+
+def test_shutdown_writes_every_acknowledged_prediction(trained) -> None:  # noqa: ANN001
+    ws = trained.ws
+    settings = server_settings(ws, log_flush_seconds=60, log_batch_rows=1_000_000, log_text=False)
+    with live_server(settings) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        ids = []
+        for i in range(5):
+            response = predict(client, trained.model, [f"nurse {i}", "bus driver"])
+            ids += [p["id"] for p in response.json()["predictions"]]
+        assert server.runtime.prediction_log.backlog == 10
+        assert logged(ws, ids) == []  # still queued: the writer waits for its interval
+        server.stop()
+    rows = logged(ws, ids)
+    assert len(rows) == 10 and all(row.input_text is None and len(row.input_sha256) == 64 for row in rows)
+
+
+def test_a_failing_log_never_fails_a_request_and_loses_nothing(trained) -> None:  # noqa: ANN001
+    ws = trained.ws
+    with live_server(server_settings(ws)) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        with ws.store.engine.begin() as connection:  # the log table disappears
+            connection.execute(text("ALTER TABLE prediction_log RENAME TO prediction_log_away"))
+        try:
+            ids = []
+            for _ in range(3):
+                response = predict(client, trained.model, ["chartered accountant"])
+                assert response.status_code == 200
+                ids.append(response.json()["predictions"][0]["id"])
+            wait_for(lambda: server.runtime.prediction_log.failed_writes > 0, 10, "no write failed")
+            metrics = client.get("/metrics").text
+            assert "statops_prediction_log_write_failures_total 0.0" not in metrics
+            assert "statops_prediction_log_backlog_rows 3.0" in metrics
+        finally:
+            with ws.store.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE prediction_log_away RENAME TO prediction_log"))
+        wait_for(lambda: len(logged(ws, ids)) == 3, 15, "the queued rows were not written after recovery")
+
+
+def test_the_model_cache_is_bounded(trained) -> None:  # noqa: ANN001
+    ws = trained.ws
+    copy_version(ws, (trained.model, trained.version), "occupation-lru")
+    copy_version(ws, (trained.model, trained.version), "occupation-lru")
+    try:
+        cache = ModelCache(ws, capacity=1)
+        first = cache.get(("occupation-lru", "1", None))
+        assert cache.get(("occupation-lru", "1", None)) is first and cache.loads == 1
+        cache.get(("occupation-lru", "2", None))
+        assert cache.loaded_versions() == [("occupation-lru", "2")] and cache.evictions == 1
+        assert cache.peek(("occupation-lru", "1", None)) is None
+        assert cache.get(("occupation-lru", "1", None)) is not first and cache.loads == 3
+    finally:
+        ws.mlflow.delete_registered_model("occupation-lru")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_statops_serve_command_serves_and_flushes_on_sigterm(trained) -> None:  # noqa: ANN001
+    ws, port = trained.ws, _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATOPS_")}
+    env["STATOPS_LOG_FLUSH_SECONDS"] = "60"  # only the shutdown flush writes
+    process = subprocess.Popen(
+        [sys.executable, "-m", "statops", "serve", "--home", str(ws.home), "--port", str(port),
+         "--preload", trained.model], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            def ready() -> bool:
+                try:
+                    return client.get("/readyz").status_code == 200
+                except httpx.TransportError:
+                    assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                    return False
+
+            wait_for(ready, 60, "statops serve did not become ready")
+            response = predict(client, trained.model, ["primary school teacher", "welder"])
+            ids = [p["id"] for p in response.json()["predictions"]]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal it handled
+    assert "prediction log flushed (2 rows written)" in output
+    assert len(logged(ws, ids)) == 2
+
+
+def test_score_with_log_writes_the_same_log_and_a_failed_job_leaves_nothing(trained, tmp_path: Path) -> None:  # noqa: ANN001
+    ws = trained.ws
+    source = tmp_path / "survey.csv"
+    pd.DataFrame({"text": ["nurse", "welder", "nurse"]}).to_csv(source, index=False)
+    before = log_count(ws)
+    summary = score_file(ws, trained.model, source, tmp_path / "out.csv", log=True)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert summary.logged == 3 and log_count(ws) == before + 3
+    rows = logged(ws, source="batch", model=trained.model)
+    mine = [r for r in rows if r.request_id == rows[-1].request_id]
+    assert sorted(r.input_text for r in mine) == ["nurse", "nurse", "welder"]
+    assert sorted(r.code for r in mine) == sorted(out["code"])
+
+    seen: list[int] = []
+
+    def interrupt_after_first_chunk(done: int, total: int | None) -> None:
+        seen.append(log_count(ws))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_file(ws, trained.model, source, tmp_path / "out2.csv", chunk_rows=2, log=True,
+                   progress=interrupt_after_first_chunk)
+    assert seen == [before + 5]  # the first chunk was logged, then removed with the failed job
+    assert log_count(ws) == before + 3
