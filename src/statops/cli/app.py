@@ -16,7 +16,7 @@ from statops.cli import (
     serve_commands,
     workspace_commands,
 )
-from statops.cli.common import errors
+from statops.cli.common import errors, quiet_libraries
 from statops.errors import StatopsError
 
 USER_ERROR = 2
@@ -56,6 +56,7 @@ demo_commands.register(app)
 
 def main() -> None:
     """Entry point: user errors print one line and exit 2, without a traceback."""
+    quiet_libraries()
     try:
         app()
     except StatopsError as exc:
