@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -62,30 +63,33 @@ def _csv_kwargs(path: Path) -> dict[str, object]:
     }
 
 
-def _decode_error(path: Path, exc: UnicodeDecodeError) -> InvalidInput:
-    return InvalidInput(
-        f"{path.name} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-        "save it as UTF-8 CSV"
-    )
+@contextmanager
+def _reading(path: Path, fmt: str) -> Iterator[None]:
+    """Turns the readers' failures into one-line InvalidInput errors naming the file."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{path.name} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 CSV"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InvalidInput(f"{path.name} has no columns") from exc
+    except (pd.errors.ParserError, pa.ArrowException, ValueError, OSError) as exc:
+        raise InvalidInput(f"{path.name} cannot be read as {fmt}: {exc}") from exc
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """The whole file as a frame of text columns."""
     path = _existing(path)
     fmt = table_format(path)
-    try:
+    with _reading(path, fmt):
         if fmt == "csv":
             frame = pd.read_csv(path, **_csv_kwargs(path))  # type: ignore[call-overload]
         elif fmt == "parquet":
             frame = pq.read_table(path).to_pandas()
         else:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[])
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, exc) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(f"{path.name} has no columns") from exc
-    except (pd.errors.ParserError, pa.ArrowException, ValueError, OSError) as exc:
-        raise InvalidInput(f"{path.name} cannot be read as {fmt}: {exc}") from exc
     if frame.empty:
         raise InvalidInput(f"{path.name} has a header but no rows")
     return _as_text(frame)
@@ -95,25 +99,19 @@ def table_columns(path: str | Path) -> list[str]:
     """Column names, reading as little as possible."""
     path = _existing(path)
     fmt = table_format(path)
-    try:
+    with _reading(path, fmt):
         if fmt == "parquet":
             return [str(n) for n in pq.ParquetFile(path).schema_arrow.names]
         if fmt == "csv":
             return [str(c) for c in pd.read_csv(path, nrows=0, **_csv_kwargs(path)).columns]  # type: ignore[call-overload]
         return [str(c) for c in pd.read_excel(path, nrows=0).columns]
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, exc) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(f"{path.name} has no columns") from exc
-    except (pd.errors.ParserError, pa.ArrowException, ValueError, OSError) as exc:
-        raise InvalidInput(f"{path.name} cannot be read as {fmt}: {exc}") from exc
 
 
 def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """The file in frames of at most `chunk_rows` rows, never the whole file at once."""
     path = _existing(path)
     fmt = table_format(path)
-    try:
+    with _reading(path, fmt):
         if fmt == "csv":
             with pd.read_csv(path, chunksize=chunk_rows, **_csv_kwargs(path)) as reader:  # type: ignore[call-overload]
                 for chunk in reader:
@@ -125,12 +123,6 @@ def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[pd.DataFram
             frame = read_table(path)
             for start in range(0, len(frame), chunk_rows):
                 yield frame.iloc[start : start + chunk_rows]
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, exc) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(f"{path.name} has no columns") from exc
-    except (pd.errors.ParserError, pa.ArrowException) as exc:
-        raise InvalidInput(f"{path.name} cannot be read as {fmt}: {exc}") from exc
 
 
 def require_columns(available: Sequence[str], required: Sequence[str], source: str) -> None:
