@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.svm import LinearSVC
 
 from statops.classifications.hierarchy import Hierarchy
@@ -56,7 +57,7 @@ def blend_levels(classes: np.ndarray, hierarchy: Hierarchy) -> list[str]:
 
 def fit_hierarchical(
     x: sp.spmatrix, labels: np.ndarray, hierarchy: Hierarchy, regularisation: float, seed: int,
-    x_dev: sp.spmatrix, dev_labels: np.ndarray,
+    x_dev: sp.spmatrix, dev_labels: np.ndarray, workers: int = 2,
 ) -> tuple[LinearScores, dict[str, float]]:
     """Fit the code-level and ancestor-level classifiers, choose blend weights on dev, fold them."""
     levels = blend_levels(np.asarray(sorted(set(labels)), dtype=object), hierarchy)
@@ -65,8 +66,12 @@ def fit_hierarchical(
         ancestors = np.asarray(hierarchy.at_level(list(labels), level), dtype=object)
         known = np.array([a is not None for a in ancestors])
         jobs[level] = (x[known], ancestors[known])
-    # One after the other: liblinear seeds C's global rand(), so concurrent fits would not be reproducible.
-    fitted = {name: fit_linear(xs, ys, regularisation, seed) for name, (xs, ys) in jobs.items()}
+    # Separate processes, not threads: liblinear seeds C's global rand(), so fits sharing a process
+    # at the same time would not be reproducible.
+    results = Parallel(n_jobs=min(workers, len(jobs)), backend="loky")(
+        delayed(fit_linear)(xs, ys, regularisation, seed) for xs, ys in jobs.values()
+    )
+    fitted = dict(zip(jobs, results, strict=True))
     leaf = fitted.pop("")
     # For each level: which column of that level's scores is each code's ancestor (-1: none).
     columns = {}
