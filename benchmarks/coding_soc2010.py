@@ -186,11 +186,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print()
-    print(f"{'measure':<40}{'statops':>14}{'baseline':>14}")
+    print(f"| {'measure':<38} | {'statops':>12} | {'baseline':>12} |")
+    print(f"|{'-' * 40}|{'-' * 13}:|{'-' * 13}:|")
     for key in results["statops"]:
         a, b = results["statops"][key], results["baseline"][key]
         fmt = (lambda v: f"{v:,.0f}") if ("per_s" in key or "mb" in key) else (lambda v: f"{v:.3f}")
-        print(f"{key:<40}{fmt(a) if a is not None else '-':>14}{fmt(b) if b is not None else '-':>14}")
+        print(f"| {key:<38} | {fmt(a) if a is not None else '-':>12} | {fmt(b) if b is not None else '-':>12} |")
     print(f"\nbatch file: {args.rows:,} rows drawn from the {len(test):,} test texts; "
           f"in-process rate over {len(distinct):,} distinct texts. Written to {args.out}")
 
