@@ -1,16 +1,23 @@
 -- wrk script for benchmarks/serving.py: POSTs the JSON bodies of a file (one per line) in turn,
 -- then prints one JSON line with the counts and latency percentiles.
--- usage: wrk ... -s serving_wrk.lua URL -- BODIES_FILE PATH
+-- usage: wrk ... -s serving_wrk.lua URL -- BODIES_FILE PATH [DELAY_MS]
+-- DELAY_MS: pause of each connection before each request (to pace the load below the maximum).
 local bodies = {}
 local next_body = 0
 local path = "/"
+local pause = 0
 
 function init(args)
   for line in io.lines(args[1]) do
     bodies[#bodies + 1] = line
   end
   path = args[2]
+  pause = tonumber(args[3] or "0")
   next_body = math.random(#bodies)
+end
+
+function delay()
+  return pause
 end
 
 function request()

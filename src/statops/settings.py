@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     serve_max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="request body size limit")
     serve_model_cache_size: int = Field(default=4, gt=0, description="model versions kept loaded (LRU)")
     serve_refresh_seconds: float = Field(default=5.0, gt=0, description="how often aliases are re-resolved")
-    serve_batch_wait_ms: float = Field(default=2.0, ge=0,
-                                       description="how long a request may wait to share a model call")
+    serve_batch_wait_ms: float = Field(default=0.0, ge=0,
+                                       description="how long a lone request waits for others to share its model call")
     serve_batch_max_records: int = Field(default=256, gt=0,
                                          description="records per shared model call")
     # -- prediction log ----------------------------------------------------------------------

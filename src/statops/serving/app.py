@@ -111,7 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             cache.stop()
-            batcher.close()
             unwritten = writer.close()
             if unwritten:
                 log.error("shutdown: %d predictions could not be written to the log", unwritten)

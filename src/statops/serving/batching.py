@@ -2,15 +2,16 @@
 
 Predicting 32 records at once costs about as much as predicting two one at a time, so while the
 model is busy the requests that arrive queue up and go together into the next call (continuous
-batching, as Triton or TF Serving do). A request alone is predicted at once. The model runs on one
-dedicated thread, so the event loop keeps reading requests meanwhile. Values are identical to a
-request predicted alone: the model treats every record independently.
+batching, as Triton or TF Serving do). A request alone is predicted at once (or after
+`wait_seconds`, if set). Small calls run on the event loop itself: with the GIL a model thread
+would not run in parallel anyway, and handing over to one costs latency (measured). Requests of
+`max_records` or more go to a worker thread so that the loop keeps answering. Values are identical
+to a request predicted alone: the model treats every record independently.
 """
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,6 @@ class Batcher:
         self.max_records = max_records
         self.wait_seconds = wait_seconds
         self._lanes: dict[tuple[str, str], _Lane] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statops-model")
         self.calls: dict[tuple[str, str], int] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
@@ -59,11 +59,10 @@ class Batcher:
         return await future
 
     async def _drain(self, key: tuple[str, str], lane: _Lane, model: CodingModel) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while lane.waiting:
-                if self.wait_seconds and len(lane.waiting) == 1:
-                    await asyncio.sleep(self.wait_seconds)
+                # Let every request that has arrived meanwhile join this call.
+                await asyncio.sleep(self.wait_seconds if len(lane.waiting) == 1 else 0)
                 batch, size = [], 0
                 while lane.waiting and (not batch or size + len(lane.waiting[0][0]) <= self.max_records):
                     item = lane.waiting.pop(0)
@@ -72,7 +71,7 @@ class Batcher:
                 texts = [text for item_texts, _ in batch for text in item_texts]
                 self.calls[key] = self.calls.get(key, 0) + 1
                 try:
-                    columns = await loop.run_in_executor(self._executor, predict_columns, model, texts)
+                    columns = predict_columns(model, texts)
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():
@@ -86,6 +85,3 @@ class Batcher:
                     start = end
         finally:
             lane.running = False
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=False)
