@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.add_state(runtime.state_metrics)
         app.state.runtime = runtime
         cache.start()
+        gc.freeze()  # what start-up built lives as long as the process: keep it out of collections
         threading.Thread(target=runtime.preload_models, name="statops-preload", daemon=True).start()
         log.info("serving the models of %s", ws.home)
         try:
