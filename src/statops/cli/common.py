@@ -52,30 +52,41 @@ def open_workspace(home: Path | None) -> Workspace:
     return Workspace.open(home)
 
 
-@contextmanager
-def stage_progress(description: str) -> Iterator[Any]:
-    """A bar for work reported as (stage, fraction) by a library progress callback."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task(description, total=1.0)
+class Bars:
+    """Progress bars that appear when their work starts, all in one live display."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+
+    def _task(self, description: str, total: float | None) -> Any:
+        return self._progress.add_task(description, total=total, start=False)
+
+    def stages(self, description: str) -> Any:
+        """A callback for work reported as (stage, fraction done)."""
+        task = self._task(description, 1.0)
 
         def update(stage: str, fraction: float) -> None:
-            bar.update(task, completed=fraction, description=f"{description}: {stage}")
+            self._progress.start_task(task)
+            self._progress.update(task, completed=fraction, description=f"{description}: {stage}")
 
-        yield update
+        return update
+
+    def rows(self, description: str) -> Any:
+        """A callback for work reported as (rows done, total rows or None)."""
+        task = self._task(description, None)
+
+        def update(done: int, total: int | None) -> None:
+            self._progress.start_task(task)
+            self._progress.update(task, completed=done, total=total)
+
+        return update
 
 
 @contextmanager
-def rows_progress(description: str) -> Iterator[Any]:
-    """A bar for work reported as (rows done, total rows or None)."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+def progress_bars() -> Iterator[Bars]:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+        yield Bars(progress)
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from statops.cli.common import HomeOption, console, evaluation_table, quiet_libraries, rows_progress, stage_progress
+from statops.cli.common import HomeOption, console, evaluation_table, progress_bars, quiet_libraries
 
 
 def demo(home: HomeOption = None) -> None:
@@ -16,9 +16,9 @@ def demo(home: HomeOption = None) -> None:
 
     quiet_libraries()
     started = time.perf_counter()
-    with stage_progress("Training") as training, rows_progress("Scoring") as scoring:
+    with progress_bars() as bars:
         report = run_demo(home, step=lambda m: console.print(f"[cyan]>[/] {m}"),
-                          training_progress=training, scoring_progress=scoring)
+                          training_progress=bars.stages("Training"), scoring_progress=bars.rows("Scoring"))
     ws, t, e, s = report.workspace, report.training, report.evaluation, report.scoring
     console.print()
     console.print(evaluation_table(f"{e.model.describe()} on the test data ({e.dataset.ref})", e.evaluation))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from statops.cli.common import HomeOption, console, evaluation_table, open_workspace, pct, stage_progress, table
+from statops.cli.common import HomeOption, console, evaluation_table, open_workspace, pct, progress_bars, table
 
 models_app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 
@@ -30,8 +30,8 @@ def train(
 
     ws = open_workspace(home)
     options = TrainingOptions(target_accuracy=target_accuracy, seed=seed, regularisation=regularisation)
-    with stage_progress(f"Training {model}") as progress:
-        outcome = train_and_register(ws, model, data, dev, options, progress)
+    with progress_bars() as bars:
+        outcome = train_and_register(ws, model, data, dev, options, bars.stages(f"Training {model}"))
     result, registered = outcome.result, outcome.registered
     calibrated_on = outcome.dev.ref if outcome.dev else "a held-out split"
     console.print(f"Trained on {outcome.train.ref} ({result.train_records:,} records) in {result.fit_seconds:.1f} s; "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from statops.cli.common import HomeOption, console, open_workspace, rows_progress
+from statops.cli.common import HomeOption, console, open_workspace, progress_bars
 
 
 def score(
@@ -25,8 +25,9 @@ def score(
     from statops.serving.batch import score_file
 
     ws = open_workspace(home)
-    with rows_progress(f"Scoring {input.name}") as progress:
-        summary = score_file(ws, model, input, output, text_column, chunk_rows, progress, log=log)
+    with progress_bars() as bars:
+        summary = score_file(ws, model, input, output, text_column, chunk_rows, bars.rows(f"Scoring {input.name}"),
+                             log=log)
     for old, new in summary.renamed.items():
         console.print(f"[yellow]note:[/] input column '{old}' is written as '{new}' (scoring adds '{old}')")
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
