@@ -140,19 +140,16 @@ def log_evaluation(ws: Workspace, ref: ModelVersionRef, info: DatasetInfo, frame
     return run.info.run_id
 
 
-_loaded: dict[tuple[str, str, str], CodingModel] = {}
-
-
 def load_coding_model(ws: Workspace, ref: ModelVersionRef) -> CodingModel:
-    """The model of a registered version, loaded through MLflow's pyfunc flavour (cached)."""
-    key = (ws.mlflow_uri, ref.name, ref.version)
-    if key not in _loaded:
-        ws.activate_mlflow()
-        wrapper = mlflow.pyfunc.load_model(ref.uri).unwrap_python_model()
-        if not isinstance(wrapper, CodingPyfuncModel):
-            raise Conflict(f"{ref.uri} is not a statops coding model")
-        _loaded[key] = wrapper.model
-    return _loaded[key]
+    """The model of a registered version, loaded through MLflow's pyfunc flavour.
+
+    Each call loads afresh; callers that serve many requests keep their own bounded cache.
+    """
+    ws.activate_mlflow()
+    wrapper = mlflow.pyfunc.load_model(ref.uri).unwrap_python_model()
+    if not isinstance(wrapper, CodingPyfuncModel):
+        raise Conflict(f"{ref.uri} is not a statops coding model")
+    return wrapper.model
 
 
 def run_summary(ws: Workspace, run_id: str) -> dict[str, Any]:
