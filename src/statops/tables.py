@@ -153,6 +153,7 @@ class TableWriter:
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
         self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
         self._schema: pa.Schema | None = None
+        self._stream: pa.CompressedOutputStream | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -160,7 +161,9 @@ class TableWriter:
             self._schema = table.schema
             if self.format == "csv":
                 options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
-                self._writer = pa_csv.CSVWriter(str(self._tmp), table.schema, write_options=options)
+                if self.path.suffix.lower() == ".gz":
+                    self._stream = pa.CompressedOutputStream(str(self._tmp), "gzip")
+                self._writer = pa_csv.CSVWriter(self._stream or str(self._tmp), table.schema, write_options=options)
             else:
                 self._writer = pq.ParquetWriter(self._tmp, table.schema)
         elif table.schema != self._schema:  # e.g. a column that was all-missing in the first chunk
@@ -171,6 +174,9 @@ class TableWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
     def commit(self) -> None:
         self._close()

@@ -68,3 +68,11 @@ def test_scoring_errors_write_nothing(trained, survey: Path, tmp_path: Path) -> 
     with pytest.raises(InvalidInput, match="not UTF-8"):
         score_file(trained.ws, trained.model, bad, out)
     assert not out.exists() and not list(tmp_path.glob(".*part"))
+
+
+def test_gzip_csv_in_and_out(trained, survey: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    source = tmp_path / "survey.csv.gz"
+    pd.read_csv(survey, dtype=str).to_csv(source, index=False)
+    summary = score_file(trained.ws, trained.model, source, tmp_path / "out.csv.gz")
+    out = pd.read_csv(tmp_path / "out.csv.gz", dtype=str)
+    assert summary.rows == len(out) == 800 and out["id"].iloc[0] == "r00000"
