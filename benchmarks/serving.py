@@ -215,13 +215,11 @@ def main() -> None:
         # Latency at half of statops's own single-record maximum, paced (and the soak, if asked).
         best = next(r for r in rows if r["server"] == "statops" and r["records_per_request"] == 1)
         target_rate = best["requests_per_s"] / 2
-        paced_connections = 8
-        # Each connection waits before each request: rate = connections / (pause + latency).
-        delay_ms = max(0.0, paced_connections / target_rate * 1000 - 3.0)
+        paced_connections = 16
         statops = start_statops(args.home, f"{ref.name}/{ref.version}", sport, args.workers)
         soak: dict[str, Any] = {}
         try:
-            run_wrk(surl, spath, bodies["statops_1"], 3, paced_connections, delay_ms)
+            delay_ms = calibrate_pause(surl, spath, bodies["statops_1"], paced_connections, target_rate)
             paced = run_wrk(surl, spath, bodies["statops_1"], args.seconds, paced_connections, delay_ms)
             paced.update(server="statops (paced at half max)", records_per_request=1,
                          connections=paced_connections, records_per_s=paced["requests_per_s"],
@@ -236,16 +234,32 @@ def main() -> None:
             stop(statops)
         if soak:
             soak["logged_rows_after_stop"] = log_rows(ws) - soak.pop("log_rows_before")
-            soak["nothing_missing"] = soak["logged_rows_after_stop"] >= soak["answered_records"] >= soak["wrk_requests"]
+            # Every record the server answered is in the log, and the server answered all wrk saw.
+            soak["nothing_missing"] = (soak["logged_rows_after_stop"] == soak["answered_records"]
+                                       and soak["answered_records"] >= soak["wrk_requests"])
             print(f"  soak: {soak}", flush=True)
         ws.close()
 
     report(rows, soak, args)
 
 
+def calibrate_pause(url: str, path: str, bodies: Path, connections: int, rate: float) -> float:
+    """The pause before each request that paces `connections` connections to `rate` requests/s.
+
+    Each connection sends one request per (pause + latency); the latency is measured on short runs.
+    """
+    pause = max(0.0, connections / rate * 1000 - 5.0)
+    for _ in range(3):
+        probe = run_wrk(url, path, bodies, 5, connections, pause)
+        pause = max(0.0, connections / rate * 1000 - probe["mean_us"] / 1000)
+    return pause
+
+
 def run_soak(ws: Workspace, process: subprocess.Popen[bytes], url: str, path: str, bodies: Path,
              seconds: float, connections: int, delay_ms: float) -> dict[str, Any]:
     """Steady paced load; memory sampled every 10 s; answered records compared with the log."""
+    while "statops_prediction_log_backlog_rows 0.0" not in http_get(url + "/metrics")[1]:
+        time.sleep(0.1)  # earlier runs' rows are all written: the counts below start together
     before_log = log_rows(ws)
     before_answered = predictions_answered(http_get(url + "/metrics")[1])
     samples: list[tuple[float, float]] = []

@@ -129,3 +129,15 @@ def test_score_with_log_writes_the_same_log_and_a_failed_job_leaves_nothing(trai
                    progress=interrupt_after_first_chunk)
     assert seen == [before + 5]  # the first chunk was logged, then removed with the failed job
     assert log_count(ws) == before + 3
+
+
+def test_not_ready_while_a_preloaded_model_is_missing(trained) -> None:  # noqa: ANN001
+    settings = server_settings(trained.ws, serve_preload=[trained.model, "nope"])
+    with live_server(settings) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        response = wait_for(lambda: (r := client.get("/readyz")).json()["checks"]["preloaded"]["nope"] != "loading"
+                            and r, 30, "the preload never finished")
+        assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert "preload nope" in body["detail"] and body["checks"]["preloaded"]["nope"].startswith(
+            "failed: unknown model nope")
+        assert body["checks"]["store"] == "ok" and client.get("/healthz").status_code == 200

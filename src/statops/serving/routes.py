@@ -79,7 +79,6 @@ async def predict(
     texts = [record.text for record in records]
     columns = await rt.batcher.predict((ref.name, ref.version), loaded.model, texts)
     ids = [new_id() for _ in texts]
-    columns["alternatives"] = [orjson.loads(a) for a in columns["alternatives"]]
     rows = prediction_rows(ref, texts, columns, source="api", request_id=new_id(),
                            keep_text=rt.settings.log_text, ids=ids)
     if not rt.prediction_log.try_submit(rows):
@@ -88,7 +87,7 @@ async def predict(
         rt.metrics.predictions.labels(ref.name, ref.version, decision).inc(count)
     predictions = [
         {"id": row_id, "code": code, "title": title, "confidence": confidence, "decision": decision,
-         "alternatives": alternatives}
+         "alternatives": orjson.Fragment(alternatives)}  # the model's JSON text, as it is
         for row_id, code, title, confidence, decision, alternatives in zip(
             ids, columns["code"], columns["title"], columns["confidence"], columns["decision"],
             columns["alternatives"], strict=True)
