@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,7 +40,7 @@ def serve(
     console.print(f"Serving the models of {settings.resolved_home} at "
                   f"http://{settings.serve_host}:{settings.serve_port} (docs at /docs) with "
                   f"{settings.serve_workers} worker(s); prediction log in {ws.store.safe_url}")
-    options = {"host": settings.serve_host, "port": settings.serve_port, "access_log": access_log,
+    options: dict[str, Any] = {"host": settings.serve_host, "port": settings.serve_port, "access_log": access_log,
                "log_level": "info", "timeout_graceful_shutdown": 30}
     if settings.serve_workers == 1:
         from statops.serving import create_app

@@ -155,7 +155,7 @@ def open_workspace(settings: Settings) -> Workspace:
 
 
 def swagger_ui_folder() -> Path:
-    from swagger_ui_bundle import swagger_ui_path
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
     return Path(str(swagger_ui_path))
 

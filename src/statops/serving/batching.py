@@ -63,7 +63,8 @@ class Batcher:
             while lane.waiting:
                 # Let every request that has arrived meanwhile join this call.
                 await asyncio.sleep(self.wait_seconds if len(lane.waiting) == 1 else 0)
-                batch, size = [], 0
+                batch: list[tuple[list[str], asyncio.Future[Columns]]] = []
+                size = 0
                 while lane.waiting and (not batch or size + len(lane.waiting[0][0]) <= self.max_records):
                     item = lane.waiting.pop(0)
                     batch.append(item)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, column, delete, insert, table
+from sqlalchemy import JSON, Table, column, delete, insert, table
 from sqlalchemy.types import TypeDecorator
 
 from statops.errors import StatopsError
@@ -30,7 +30,7 @@ from statops.store.schema import PredictionLogEntry
 
 log = logging.getLogger("statops.serving.prediction_log")
 
-TABLE = PredictionLogEntry.__table__
+TABLE: Table = PredictionLogEntry.__table__  # type: ignore[assignment]
 
 
 class _JSONText(TypeDecorator[Any]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -28,7 +29,7 @@ class PayloadTooLarge(InvalidInput):
 
 def problem_response(status: int, detail: str, instance: str | None = None,
                      errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> Response:
+                     headers: Mapping[str, str] | None = None) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
                             "detail": detail, "instance": instance}
     if errors is not None:

@@ -74,7 +74,9 @@ async def predict(
         raise PayloadTooLarge(f"{len(records):,} records in one request; the limit is "
                               f"{rt.settings.serve_max_records:,} (STATOPS_SERVE_MAX_RECORDS)")
     key = (name, None if version is None else str(version), alias)
-    loaded = rt.cache.peek(key) or await run_in_threadpool(rt.cache.get, key)
+    loaded = rt.cache.peek(key)
+    if loaded is None:
+        loaded = await run_in_threadpool(rt.cache.get, key)
     ref = loaded.ref
     texts = [record.text for record in records]
     columns = await rt.batcher.predict((ref.name, ref.version), loaded.model, texts)
