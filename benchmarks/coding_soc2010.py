@@ -122,9 +122,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="folder with train/dev/test/structure CSV "
                         "(default: the copy bundled with statops)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the batch-scoring file")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "coding_soc2010.json")
+    parser.add_argument("--label", default="soc2010", help="label column: soc2010 (with its structure) or "
+                        "soc2000 (another code list; levels from code prefixes)")
+    parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/out/coding_LABEL.json)")
     parser.add_argument("--baseline-score", nargs=3, metavar=("MODEL_DIR", "IN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.out = args.out or Path(__file__).parent / "out" / f"coding_{args.label}.json"
     if args.baseline_score:
         baseline_score_file(*args.baseline_score)
         return
@@ -133,9 +136,11 @@ def main() -> None:
         return args.data_dir / f"{name}.csv" if args.data_dir else bundled_file(f"{name}.csv.gz")
 
     read = lambda name: pd.read_csv(path(name), dtype=str, keep_default_na=False)  # noqa: E731
-    train, dev, test = read("train"), read("dev"), read("test")
-    hierarchy = Hierarchy.from_structure(read("structure"))
-    label = "soc2010"
+    label = args.label
+    # A handful of index entries have no code in the chosen column; neither tool can learn from them.
+    train, dev, test = (read(s).query(f"{label} != ''").reset_index(drop=True) for s in ("train", "dev", "test"))
+    hierarchy = (Hierarchy.from_structure(read("structure")) if label == "soc2010"
+                 else Hierarchy.from_codes(sorted(set(train[label]) | set(dev[label]) | set(test[label]))))
 
     print("training statops ...", flush=True)
     ours = train_coder(train.text, train[label], hierarchy, dev.text, dev[label], TrainingOptions(seed=0))
@@ -157,10 +162,15 @@ def main() -> None:
         pd.DataFrame({"id": np.arange(args.rows), "text": test.text.to_numpy()[picks]}).to_csv(big, index=False)
         print(f"scoring {args.rows:,} rows with statops score ...", flush=True)
         ws = Workspace.init(tmp / "ws")
-        add_classification(ws, "soc2010", path("structure"), version="2010")
-        infos = {s: add_dataset(ws, f"soc2010-{s}", path(s), "text", label, "soc2010") for s in ("train", "dev")}
+        classification = "soc2010" if label == "soc2010" else None
+        if classification:
+            add_classification(ws, classification, path("structure"), version="2010")
+        infos = {}
+        for split, frame in (("train", train), ("dev", dev)):
+            frame.to_csv(tmp / f"{split}.csv", index=False)
+            infos[split] = add_dataset(ws, f"{label}-{split}", tmp / f"{split}.csv", "text", label, classification)
         log_training(ws, "bench", ours, (infos["train"], load_dataset(ws, infos["train"])),
-                     (infos["dev"], load_dataset(ws, infos["dev"])), "soc2010@2010")
+                     (infos["dev"], load_dataset(ws, infos["dev"])), "soc2010@2010" if classification else None)
         ours_batch = timed_process([sys.executable, "-m", "statops", "score", "bench", str(big),
                                     str(tmp / "ours.csv"), "--home", str(tmp / "ws")])
         print(f"scoring {args.rows:,} rows with the baseline loop ...", flush=True)

@@ -17,9 +17,11 @@ from joblib import Parallel, delayed
 from sklearn.svm import LinearSVC
 
 from statops.classifications.hierarchy import Hierarchy
+from statops.coding.ranking import top_k
 
-BLEND_GRID = (0.0, 0.25, 0.5)
-MAX_BLEND_LEVELS = 4  # the grid grows as 3**levels; deeper hierarchies blend their nearest levels
+BLEND_GRID = (0.0, 0.1, 0.25, 0.5)
+MAX_BLEND_LEVELS = 4  # the grid grows as 4**levels; deeper hierarchies blend their nearest levels
+SHORTLIST = 5  # the blend is chosen for accuracy and for the top-5 shortlist that coders see
 
 
 @dataclass
@@ -92,7 +94,9 @@ def fit_hierarchical(
 
 def _choose_blend(leaf: LinearScores, fitted: dict[str, LinearScores], columns: dict[str, np.ndarray],
                   x_dev: sp.spmatrix, dev_labels: np.ndarray) -> dict[str, float]:
-    """The grid point with the best dev accuracy (ties go to the smaller weights, found first)."""
+    """The grid point with the best dev accuracy plus top-5 accuracy (ties go to the smaller weights,
+    found first). Top-5 counts too: ancestor weights that are too large crowd the shortlist with
+    siblings of the top code."""
     if not fitted:
         return {}
     base = leaf.scores(x_dev)
@@ -104,13 +108,14 @@ def _choose_blend(leaf: LinearScores, fitted: dict[str, LinearScores], columns: 
         part[:, has] = scores[:, columns[level][has]]
         parts[level] = part
     levels = list(fitted)
-    best_accuracy, best = -1.0, dict.fromkeys(levels, 0.0)
+    best_score, best = -1.0, dict.fromkeys(levels, 0.0)
     for grid_point in itertools.product(BLEND_GRID, repeat=len(levels)):
         blended = base.copy()
         for level, w in zip(levels, grid_point, strict=True):
             if w:
                 blended += w * parts[level]
-        accuracy = float(np.mean(leaf.classes[blended.argmax(axis=1)] == dev_labels))
-        if accuracy > best_accuracy + 1e-12:
-            best_accuracy, best = accuracy, dict(zip(levels, grid_point, strict=True))
+        shortlist = leaf.classes[top_k(blended, SHORTLIST)]
+        score = float(np.mean(shortlist[:, 0] == dev_labels) + np.mean((shortlist == dev_labels[:, None]).any(axis=1)))
+        if score > best_score + 1e-12:
+            best_score, best = score, dict(zip(levels, grid_point, strict=True))
     return best

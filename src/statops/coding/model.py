@@ -15,6 +15,7 @@ from sklearn.pipeline import FeatureUnion
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel
+from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 
 TOP_K = 5
@@ -29,14 +30,6 @@ def build_features() -> FeatureUnion:
         ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
                                   token_pattern=r"(?u)\b\w+\b", dtype=np.float32)),
     ])
-
-
-def top_k(values: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of each row's k largest values, largest first."""
-    k = min(k, values.shape[1])
-    top = np.argpartition(-values, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
 
 
 @dataclass

@@ -12,7 +12,8 @@ from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
-from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features, top_k
+from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features
+from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
 
