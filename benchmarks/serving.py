@@ -246,12 +246,13 @@ def main() -> None:
 def calibrate_pause(url: str, path: str, bodies: Path, connections: int, rate: float) -> float:
     """The pause before each request that paces `connections` connections to `rate` requests/s.
 
-    Each connection sends one request per (pause + latency); the latency is measured on short runs.
+    Each connection sends one request per (pause + latency), so the pause is corrected by the gap
+    between the wanted and the measured period, on short runs.
     """
     pause = max(0.0, connections / rate * 1000 - 5.0)
-    for _ in range(3):
-        probe = run_wrk(url, path, bodies, 5, connections, pause)
-        pause = max(0.0, connections / rate * 1000 - probe["mean_us"] / 1000)
+    for _ in range(4):
+        measured = run_wrk(url, path, bodies, 5, connections, pause)["requests_per_s"]
+        pause = max(0.0, pause + connections * 1000 * (1 / rate - 1 / measured))
     return pause
 
 
