@@ -108,6 +108,9 @@ def test_version_and_alias_choose_the_model(trained, client) -> None:  # noqa: A
     assert body["model"] == {"name": "occupation-live", "version": "1", "alias": "production"}
     body = predict(client, "occupation-live", ["bus driver"], alias="production").json()
     assert body["model"]["version"] == "1" and body["model"]["alias"] == "production"
+    # The same loaded version, asked for by number: no alias chose it.
+    body = predict(client, "occupation-live", ["bus driver"], version=1).json()
+    assert body["model"] == {"name": "occupation-live", "version": "1", "alias": None}
 
 
 def test_model_listing_and_detail(trained, client) -> None:  # noqa: ANN001

@@ -62,12 +62,12 @@ def test_the_model_cache_is_bounded(trained) -> None:  # noqa: ANN001
     copy_version(ws, (trained.model, trained.version), "occupation-lru")
     try:
         cache = ModelCache(ws, capacity=1)
-        first = cache.get(("occupation-lru", "1", None))
-        assert cache.get(("occupation-lru", "1", None)) is first and cache.loads == 1
+        first = cache.get(("occupation-lru", "1", None)).model
+        assert cache.get(("occupation-lru", "1", None)).model is first and cache.loads == 1
         cache.get(("occupation-lru", "2", None))
         assert cache.loaded_versions() == [("occupation-lru", "2")] and cache.evictions == 1
         assert cache.peek(("occupation-lru", "1", None)) is None
-        assert cache.get(("occupation-lru", "1", None)) is not first and cache.loads == 3
+        assert cache.get(("occupation-lru", "1", None)).model is not first and cache.loads == 3
     finally:
         ws.mlflow.delete_registered_model("occupation-lru")
 

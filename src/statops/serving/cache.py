@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import mlflow.pyfunc
 
@@ -41,6 +41,14 @@ class LoadedModel:
     ref: ModelVersionRef
     model: CodingModel
     loaded_at: float
+
+
+class Served(NamedTuple):
+    """What a request gets: the version as its route resolved it (with the alias that chose it)
+    and the loaded model, which routes to the same version share."""
+
+    ref: ModelVersionRef
+    model: CodingModel
 
 
 def route_ref(key: RouteKey) -> str:
@@ -90,7 +98,7 @@ class ModelCache:
         self.refresh_errors = 0
 
     # -- the request path --------------------------------------------------------------------
-    def peek(self, key: RouteKey) -> LoadedModel | None:
+    def peek(self, key: RouteKey) -> Served | None:
         """The loaded model for a known route, or None (then call `get`)."""
         ref = self._routes.get(key)
         if ref is None or RETIRED_TAG in ref.tags:
@@ -99,9 +107,9 @@ class ModelCache:
             loaded = self._models.get((ref.name, ref.version))
             if loaded is not None:
                 self._models.move_to_end((ref.name, ref.version))
-        return loaded
+        return None if loaded is None else Served(ref, loaded.model)
 
-    def get(self, key: RouteKey) -> LoadedModel:
+    def get(self, key: RouteKey) -> Served:
         """Resolve the route (once; then the refresher keeps it current) and load its version."""
         ref = self._routes.get(key)
         if ref is None:
@@ -109,9 +117,9 @@ class ModelCache:
             self._check_servable(ref)
             loaded = self._load(ref)
             self._routes[key] = ref
-            return loaded
+            return Served(ref, loaded.model)
         self._check_servable(ref)
-        return self._load(ref)
+        return Served(ref, self._load(ref).model)
 
     @staticmethod
     def _check_servable(ref: ModelVersionRef) -> None:

@@ -74,12 +74,12 @@ async def predict(
         raise PayloadTooLarge(f"{len(records):,} records in one request; the limit is "
                               f"{rt.settings.serve_max_records:,} (STATOPS_SERVE_MAX_RECORDS)")
     key = (name, None if version is None else str(version), alias)
-    loaded = rt.cache.peek(key)
-    if loaded is None:
-        loaded = await run_in_threadpool(rt.cache.get, key)
-    ref = loaded.ref
+    served = rt.cache.peek(key)
+    if served is None:
+        served = await run_in_threadpool(rt.cache.get, key)
+    ref = served.ref
     texts = [record.text for record in records]
-    columns = await rt.batcher.predict((ref.name, ref.version), loaded.model, texts)
+    columns = await rt.batcher.predict((ref.name, ref.version), served.model, texts)
     ids = [new_id() for _ in texts]
     rows = prediction_rows(ref, texts, columns, source="api", request_id=new_id(),
                            keep_text=rt.settings.log_text, ids=ids)
