@@ -141,3 +141,19 @@ def test_not_ready_while_a_preloaded_model_is_missing(trained) -> None:  # noqa:
         assert "preload nope" in body["detail"] and body["checks"]["preloaded"]["nope"].startswith(
             "failed: unknown model nope")
         assert body["checks"]["store"] == "ok" and client.get("/healthz").status_code == 200
+
+
+def test_score_command_log_option(trained, tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    from statops.cli.app import main
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["nurse", "welder"]}).to_csv(source, index=False)
+    before = log_count(trained.ws)
+    monkeypatch.setattr(sys, "argv", ["statops", "score", trained.model, str(source), str(tmp_path / "out.csv"),
+                                      "--log", "--home", str(trained.ws.home)])
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code in (0, None)
+    assert "Logged 2 predictions to the prediction log" in capsys.readouterr().out
+    assert log_count(trained.ws) == before + 2

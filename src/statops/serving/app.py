@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client.core import CounterMetricFamily
 
 from statops import __version__
-from statops.errors import NotFound
 from statops.serving.batching import Batcher
 from statops.serving.cache import ModelCache
 from statops.serving.metrics import BodySizeLimit, MetricsMiddleware, ServingMetrics, counter, gauge
@@ -142,16 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def open_workspace(settings: Settings) -> Workspace:
     """The workspace the server serves; a missing or outdated one stops start-up with the fix."""
-    from statops.settings import SETTINGS_FILE
-
-    if not (settings.resolved_home / SETTINGS_FILE).is_file():
-        raise NotFound(f"no statops workspace at {settings.resolved_home}; create it with "
-                       f"`statops init --home {settings.resolved_home}` (or set STATOPS_HOME)")
-    ws = Workspace(settings)
-    if not ws.store.is_current():
-        raise NotFound(f"the store at {ws.store.safe_url} is not initialised or out of date; "
-                       f"run `statops init --home {settings.resolved_home}`")
-    return ws
+    return Workspace.open(settings.home, **settings.model_dump(exclude={"home"}))
 
 
 def swagger_ui_folder() -> Path:

@@ -56,11 +56,11 @@ def route_ref(key: RouteKey) -> str:
     return f"{name}/{version}" if version else f"{name}@{alias}" if alias else name
 
 
-def retired_reason(ref: ModelVersionRef) -> str | None:
-    """Why the version is retired, or None when it is in service."""
-    if ref.tags.get(RETIRED_TAG, "").strip().lower() not in ("true", "1", "yes"):
+def retired_reason(tags: dict[str, str]) -> str | None:
+    """Why the version with these tags is retired, or None when it is in service."""
+    if tags.get(RETIRED_TAG, "").strip().lower() not in ("true", "1", "yes"):
         return None
-    return ref.tags.get(RETIRED_REASON_TAG) or "no reason recorded"
+    return tags.get(RETIRED_REASON_TAG) or "no reason recorded"
 
 
 def load_version(ws: Workspace, ref: ModelVersionRef) -> CodingModel:
@@ -123,7 +123,7 @@ class ModelCache:
 
     @staticmethod
     def _check_servable(ref: ModelVersionRef) -> None:
-        reason = retired_reason(ref)
+        reason = retired_reason(ref.tags)
         if reason is not None:
             raise Conflict(f"model {ref.name} version {ref.version} is retired: {reason}")
 
@@ -189,7 +189,7 @@ class ModelCache:
                 continue
             if ref == current:
                 continue
-            if ref.version != current.version and retired_reason(ref) is None:
+            if ref.version != current.version and retired_reason(ref.tags) is None:
                 try:
                     self._load(ref)
                 except StatopsError as exc:

@@ -18,7 +18,7 @@ from statops.names import NAME_PATTERN
 from statops.registry import PRODUCTION_ALIAS, list_models, model_versions
 from statops.registry.versions import registered_model
 from statops.serving.app import Runtime
-from statops.serving.cache import RETIRED_REASON_TAG, RETIRED_TAG
+from statops.serving.cache import retired_reason
 from statops.serving.prediction_log import new_id, prediction_rows
 from statops.serving.problems import PROBLEM_JSON, PayloadTooLarge, problem_response, problem_responses
 from statops.serving.schemas import (
@@ -115,12 +115,9 @@ def model_detail(name: ModelName, request: Request) -> Response:
     versions = []
     for item in model_versions(ws, name):
         tags = item["tags"]
-        retired = None
-        if tags.get(RETIRED_TAG, "").strip().lower() in ("true", "1", "yes"):
-            retired = tags.get(RETIRED_REASON_TAG) or "no reason recorded"
         versions.append({
             "version": item["version"], "aliases": item["aliases"], "status": item["status"],
-            "retired": retired, "threshold": _number(tags.get("threshold")),
+            "retired": retired_reason(tags), "threshold": _number(tags.get("threshold")),
             "target_accuracy": _number(tags.get("target_accuracy")),
             "classification": tags.get("classification"), "dataset": tags.get("dataset"),
             "created": datetime.fromtimestamp(item["created"] / 1000, UTC).isoformat(),
