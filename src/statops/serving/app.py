@@ -84,6 +84,8 @@ class Runtime:
         yield calls
         yield counter("statops_model_evictions", "Model versions dropped from memory (LRU)",
                       self.cache.evictions)
+        yield counter("statops_model_refresh_errors", "Failed re-resolutions of aliases (registry unreachable)",
+                      self.cache.refresh_errors)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
