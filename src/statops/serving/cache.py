@@ -18,12 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import mlflow.pyfunc
-
 from statops.coding.model import CodingModel
 from statops.errors import Conflict, StatopsError
-from statops.registry import ModelVersionRef, resolve_model
-from statops.registry.pyfunc import CodingPyfuncModel
+from statops.registry import ModelVersionRef, load_coding_model, resolve_model
 from statops.workspace import Workspace
 
 log = logging.getLogger("statops.serving.cache")
@@ -63,24 +60,11 @@ def retired_reason(tags: dict[str, str]) -> str | None:
     return tags.get(RETIRED_REASON_TAG) or "no reason recorded"
 
 
-def load_version(ws: Workspace, ref: ModelVersionRef) -> CodingModel:
-    """Load a version through MLflow's pyfunc flavour.
-
-    Not `registry.load_coding_model`: that keeps every version it ever loaded, and the server's
-    memory must stay bounded.
-    """
-    ws.mlflow  # noqa: B018 (points mlflow at this workspace)
-    wrapper = mlflow.pyfunc.load_model(ref.uri).unwrap_python_model()
-    if not isinstance(wrapper, CodingPyfuncModel):
-        raise Conflict(f"{ref.uri} is not a statops coding model")
-    return wrapper.model
-
-
 class ModelCache:
     """Thread-safe. `peek` is the lock-light fast path; `get` resolves and loads when needed."""
 
     def __init__(self, ws: Workspace, capacity: int = 4, refresh_seconds: float = 5.0,
-                 loader: Callable[[Workspace, ModelVersionRef], CodingModel] = load_version):
+                 loader: Callable[[Workspace, ModelVersionRef], CodingModel] = load_coding_model):
         self.ws = ws
         self.capacity = capacity
         self.refresh_seconds = refresh_seconds
