@@ -8,7 +8,6 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import pandas as pd
@@ -150,8 +149,3 @@ def load_coding_model(ws: Workspace, ref: ModelVersionRef) -> CodingModel:
     if not isinstance(wrapper, CodingPyfuncModel):
         raise Conflict(f"{ref.uri} is not a statops coding model")
     return wrapper.model
-
-
-def run_summary(ws: Workspace, run_id: str) -> dict[str, Any]:
-    run = ws.mlflow.get_run(run_id)
-    return {"metrics": dict(run.data.metrics), "params": dict(run.data.params)}
