@@ -90,5 +90,7 @@ def test_bad_training_requests() -> None:
     h = Hierarchy.from_codes(["1"])
     with pytest.raises(InvalidInput, match="two different codes"):
         train_coder(pd.Series(["a", "b", "c"]), pd.Series(["1", "1", "1"]), h, pd.Series(["a"]), pd.Series(["1"]))
+    with pytest.raises(InvalidInput, match="labels are empty"):
+        train_coder(pd.Series(["a", "b", "c"]), pd.Series(["1", "2", ""]), h)
     with pytest.raises(InvalidInput, match="target accuracy"):
         train_coder(pd.Series(["a", "b"]), pd.Series(["1", "2"]), h, options=TrainingOptions(target_accuracy=1.5))

@@ -72,6 +72,8 @@ def train_coder(
     report = progress or _noop
     started = time.perf_counter()
     texts = normalise(train_texts)
+    if train_labels.isna().any() or (train_labels.astype(str).str.strip() == "").any():
+        raise InvalidInput("every training record needs a code: some labels are empty")
     labels = np.asarray(train_labels.astype(str), dtype=object)
     if dev_texts is None or dev_labels is None:
         fit_rows, held_rows = split_for_calibration(texts, labels, options.dev_share, options.seed)
