@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from statops import Workspace
 from statops.demo import bundled_file
+from statops.store.database import normalise_url
 
 POSTGRES_URL = os.environ.get("STATOPS_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -58,8 +59,7 @@ def soc(tmp_path_factory: pytest.TempPathFactory) -> SocFiles:
 
 def _create_postgres_database() -> tuple[str, str]:
     assert POSTGRES_URL
-    base = make_url(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-                    if POSTGRES_URL.startswith("postgresql://") else POSTGRES_URL)
+    base = make_url(normalise_url(POSTGRES_URL))
     name = f"statops_test_{uuid.uuid4().hex[:12]}"
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -70,8 +70,7 @@ def _create_postgres_database() -> tuple[str, str]:
 
 def _drop_postgres_database(name: str) -> None:
     assert POSTGRES_URL
-    base = make_url(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-                    if POSTGRES_URL.startswith("postgresql://") else POSTGRES_URL)
+    base = make_url(normalise_url(POSTGRES_URL))
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -38,8 +39,7 @@ class Hierarchy:
         codes = [str(c).strip() for c in frame["code"]]
         if any(not c for c in codes):
             raise InvalidInput("classification structure has a row with an empty code")
-        seen: set[str] = set()
-        duplicates = sorted({c for c in codes if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+        duplicates = sorted(code for code, n in Counter(codes).items() if n > 1)
         if duplicates:
             raise InvalidInput(f"classification structure repeats code(s): {', '.join(duplicates[:10])}")
         parents = {c: (str(p).strip() or None) for c, p in zip(codes, frame["parent"], strict=True)}
@@ -48,10 +48,12 @@ class Hierarchy:
             raise InvalidInput(f"classification structure names unknown parent(s): {', '.join(orphans[:10])}")
         titles = {c: str(t).strip() for c, t in zip(codes, frame["title"], strict=True)}
         level_of = {c: str(lv).strip() for c, lv in zip(codes, frame["level"], strict=True)}
-        hierarchy = cls(titles, parents, level_of, _level_order(codes, parents, level_of))
+        unordered = cls(titles, parents, level_of, ())
+        # Each level's depth is the fewest ancestors its codes have; walking them also finds cycles.
+        depth: dict[str, int] = {}
         for code in codes:
-            hierarchy.ancestors(code)  # raises on a cycle
-        return hierarchy
+            depth[level_of[code]] = min(depth.get(level_of[code], len(codes)), len(unordered.ancestors(code)))
+        return replace(unordered, levels=tuple(sorted(depth, key=depth.__getitem__)))
 
     @classmethod
     def from_codes(cls, codes: list[str] | pd.Series) -> Hierarchy:
@@ -110,21 +112,3 @@ class Hierarchy:
         frame = pd.DataFrame(records, columns=list(STRUCTURE_COLUMNS), dtype=object)
         return cls.from_structure(frame)
 
-
-def _level_order(codes: list[str], parents: dict[str, str | None], level_of: dict[str, str]) -> tuple[str, ...]:
-    """Level names ordered from the top of the tree down (by the depth at which they occur)."""
-    depth: dict[str, int] = {}
-
-    def depth_of(code: str) -> int:
-        seen = 0
-        current, d = code, 0
-        while parents.get(current) is not None and seen <= len(parents):
-            current = parents[current]  # type: ignore[assignment]
-            d += 1
-            seen += 1
-        return d
-
-    for code in codes:
-        name = level_of[code]
-        depth[name] = min(depth.get(name, 10**9), depth_of(code))
-    return tuple(sorted(depth, key=lambda name: depth[name]))

@@ -128,6 +128,7 @@ def add_dataset(
         if existing is not None:
             return _info(existing, created=False)
     snapshot = _write_snapshot(ws, frame, sha)
+    source_sha = file_sha256(path)
     columns = [{"name": str(c), "type": "string"} for c in frame.columns]
     for _attempt in range(5):
         try:
@@ -138,7 +139,7 @@ def add_dataset(
                     text_column=text_column, label_column=label_column,
                     classification=classification_info.name if classification_info else None,
                     classification_version=classification_info.version if classification_info else None,
-                    cycle=cycle, gsbpm=gsbpm, source_file=path.name, source_sha256=file_sha256(path),
+                    cycle=cycle, gsbpm=gsbpm, source_file=path.name, source_sha256=source_sha,
                     snapshot_path=str(snapshot.relative_to(ws.home)), created_by=ws.actor,
                 )
                 session.add(row)

@@ -58,10 +58,11 @@ def _log_dataset(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame, context:
 
 
 def _log_evaluation(evaluation: Evaluation, prefix: str, title: str) -> None:
+    stem = prefix.rstrip("_") or "evaluation"
     mlflow.log_metrics({f"{prefix}{k}": v for k, v in evaluation.metrics().items()})
-    mlflow.log_dict(evaluation.as_dict(), f"evaluation/{prefix.rstrip('_') or 'evaluation'}.json")
+    mlflow.log_dict(evaluation.as_dict(), f"evaluation/{stem}.json")
     with tempfile.TemporaryDirectory() as tmp:
-        chart = coverage_chart(evaluation, Path(tmp) / f"{prefix.rstrip('_') or 'evaluation'}_coverage.png", title)
+        chart = coverage_chart(evaluation, Path(tmp) / f"{stem}_coverage.png", title)
         mlflow.log_artifact(str(chart), "evaluation")
 
 
