@@ -58,28 +58,27 @@ class Bars:
     def __init__(self, progress: Progress):
         self._progress = progress
 
-    def _task(self, description: str, total: float | None) -> Any:
-        return self._progress.add_task(description, total=total, start=False)
+    def _updater(self, description: str) -> Any:
+        """update(completed, total, description): the bar is added on the first update, so work
+        that fails before it starts leaves no empty bar behind."""
+        task = None
+
+        def update(completed: float, total: float | None, label: str = description) -> None:
+            nonlocal task
+            if task is None:
+                task = self._progress.add_task(label, total=total)
+            self._progress.update(task, completed=completed, total=total, description=label)
+
+        return update
 
     def stages(self, description: str) -> Any:
         """A callback for work reported as (stage, fraction done)."""
-        task = self._task(description, 1.0)
-
-        def update(stage: str, fraction: float) -> None:
-            self._progress.start_task(task)
-            self._progress.update(task, completed=fraction, description=f"{description}: {stage}")
-
-        return update
+        update = self._updater(description)
+        return lambda stage, fraction: update(fraction, 1.0, f"{description}: {stage}")
 
     def rows(self, description: str) -> Any:
         """A callback for work reported as (rows done, total rows or None)."""
-        task = self._task(description, None)
-
-        def update(done: int, total: int | None) -> None:
-            self._progress.start_task(task)
-            self._progress.update(task, completed=done, total=total)
-
-        return update
+        return self._updater(description)
 
 
 @contextmanager
