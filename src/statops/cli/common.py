@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from statops.workspace import Workspace
@@ -25,6 +35,8 @@ HomeOption = Annotated[
     typer.Option("--home", help="Workspace folder (default: $STATOPS_HOME, else ./statops-home).",
                  show_default=False),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of tables.")]
+WideOption = Annotated[bool, typer.Option("--wide", help="Show every column, even past 80 characters.")]
 
 
 def quiet_libraries() -> None:
@@ -84,14 +96,20 @@ class Bars:
 @contextmanager
 def progress_bars() -> Iterator[Bars]:
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
         yield Bars(progress)
 
 
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout: JSON, no colour, no wrapping (dates and paths as text)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    """A table whose cells wrap (long words fold) rather than being cut off at the console's width."""
     out = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        out.add_column(column)
+        out.add_column(column, overflow="fold")
     for row in rows:
         out.add_row(*["" if v is None else str(v) for v in row])
     return out
