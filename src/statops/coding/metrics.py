@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import f1_score
 
 from statops.classifications.hierarchy import Hierarchy
+from statops.coding.breakdown import (
+    WORST_MIN_SUPPORT,
+    CodeQuality,
+    Confusion,
+    LevelQuality,
+    code_quality,
+    level_quality,
+    records_frame,
+    top_confusions,
+    worst_codes,
+)
 
 ECE_BINS = 15
 CURVE_POINTS = 101
@@ -85,6 +97,11 @@ class Evaluation:
     auto_coded_share: float
     auto_coded_accuracy: float | None
     curve: CoverageCurve
+    levels: list[LevelQuality] = field(default_factory=list)
+    per_code: list[CodeQuality] = field(default_factory=list)
+    confusions: list[Confusion] = field(default_factory=list)
+    worst_codes: list[CodeQuality] = field(default_factory=list)
+    worst_codes_min_support: int = WORST_MIN_SUPPORT
 
     def metrics(self) -> dict[str, float]:
         """Flat name -> value, as logged to MLflow."""
@@ -98,13 +115,30 @@ class Evaluation:
             out["auto_coded_accuracy"] = self.auto_coded_accuracy
         return out
 
-    def as_dict(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
+        """The overall figures, the per-level table, the worst codes and the top confusions
+        (everything but the curve and the full per-code table)."""
         return {
             "records": self.records, "level_accuracy": self.level_accuracy, "accuracy": self.accuracy,
             "top5_accuracy": self.top5_accuracy, "macro_f1": self.macro_f1, "ece": self.ece,
             "target_accuracy": self.target_accuracy, "threshold": self.threshold,
             "auto_coded_share": self.auto_coded_share, "auto_coded_accuracy": self.auto_coded_accuracy,
-            "curve": self.curve.as_dict(),
+            "levels": [asdict(r) for r in self.levels],
+            "worst_codes_min_support": self.worst_codes_min_support,
+            "worst_codes": [asdict(r) for r in self.worst_codes],
+            "confusions": [asdict(r) for r in self.confusions],
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, as stored in the evaluation's JSON file."""
+        return {**self.summary(), "curve": self.curve.as_dict(), "per_code": [asdict(r) for r in self.per_code]}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The per-code table, the top confusions and the worst-coded codes, by file stem."""
+        return {
+            "per_code": records_frame(self.per_code, CodeQuality),
+            "confusions": records_frame(self.confusions, Confusion),
+            "worst_codes": records_frame(self.worst_codes, CodeQuality),
         }
 
 
@@ -118,22 +152,19 @@ def evaluate_predictions(
     target_accuracy: float,
 ) -> Evaluation:
     """Measure predictions against true codes."""
+    truth = [str(t) for t in truth]
+    predicted = [str(p) for p in predicted]
     truth_arr = np.asarray(truth, dtype=object)
     pred_arr = np.asarray(predicted, dtype=object)
     correct = truth_arr == pred_arr
-    level_accuracy = {}
-    for level in hierarchy.levels:
-        true_at = hierarchy.at_level(truth, level)
-        pred_at = hierarchy.at_level(predicted, level)
-        pairs = [(t, p) for t, p in zip(true_at, pred_at, strict=True) if t is not None]
-        if pairs:
-            level_accuracy[level] = float(np.mean([t == p for t, p in pairs]))
+    auto = np.asarray(confidence >= threshold, dtype=bool)
+    levels = level_quality(truth, predicted, auto, hierarchy)
+    per_code = code_quality(truth, predicted, auto, hierarchy.title)
     top5 = float(np.mean([t in set(codes[:5]) for t, codes in zip(truth, top_codes, strict=True)]))
-    auto = confidence >= threshold
     return Evaluation(
         records=len(truth),
         accuracy=float(correct.mean()),
-        level_accuracy=level_accuracy,
+        level_accuracy={row.level: row.accuracy for row in levels},
         top5_accuracy=top5,
         macro_f1=float(f1_score(truth_arr.astype(str), pred_arr.astype(str), average="macro", zero_division=0)),
         ece=expected_calibration_error(confidence, correct),
@@ -142,4 +173,8 @@ def evaluate_predictions(
         auto_coded_share=float(auto.mean()),
         auto_coded_accuracy=float(correct[auto].mean()) if auto.any() else None,
         curve=coverage_curve(confidence, correct),
+        levels=levels,
+        per_code=per_code,
+        confusions=top_confusions(truth, predicted, hierarchy.title),
+        worst_codes=worst_codes(per_code),
     )

@@ -1,0 +1,173 @@
+"""An evaluation as one self-contained HTML page: inline style, the chart embedded, no network."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from statops.coding.breakdown import CodeQuality
+from statops.coding.chart import coverage_png
+from statops.coding.metrics import Evaluation
+from statops.errors import InvalidInput, NotFound
+
+REPORT_SUFFIX = ".html"
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
+       margin: 0; background: #f6f7f9; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
+h1 { font-size: 1.5em; margin: 0 0 4px; }
+h2 { font-size: 1.15em; margin: 32px 0 8px; border-bottom: 1px solid #d8dde3; padding-bottom: 4px; }
+p.note, p.sub { color: #57606a; margin: 4px 0 10px; }
+table { border-collapse: collapse; margin: 6px 0 12px; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #e6e9ed; text-align: left; vertical-align: top; }
+th { background: #f0f2f5; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; }
+table.facts th { background: none; font-weight: 600; }
+img.chart { max-width: 100%; height: auto; border: 1px solid #e6e9ed; }
+"""
+
+
+def check_report_path(path: str | Path) -> Path:
+    """The report path, refused (before any work) unless it ends in .html and its folder exists."""
+    path = Path(path)
+    if path.suffix.lower() != REPORT_SUFFIX:
+        raise InvalidInput(f"report file must end in {REPORT_SUFFIX}: {path}")
+    if not path.parent.is_dir():
+        raise NotFound(f"folder {path.parent} does not exist; create it first or write the report elsewhere")
+    if path.is_dir():
+        raise InvalidInput(f"report path {path} is a folder")
+    return path
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int], code: set[int]) -> str:
+    """An HTML table; every cell is escaped."""
+    def cell(tag: str, index: int, value: Any) -> str:
+        css = "num" if index in numeric else "code" if index in code and tag == "td" else ""
+        attribute = f' class="{css}"' if css else ""
+        return f"<{tag}{attribute}>{escape('' if value is None else str(value))}</{tag}>"
+
+    head = "".join(cell("th", i, c) for i, c in enumerate(columns))
+    body = "\n".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _summary(evaluation: Evaluation) -> str:
+    rows = [
+        ["records", f"{evaluation.records:,}"],
+        ["accuracy (finest level)", _pct(evaluation.accuracy)],
+        ["top-5 accuracy", _pct(evaluation.top5_accuracy)],
+        ["macro-F1", _number(evaluation.macro_f1)],
+        ["expected calibration error", _number(evaluation.ece)],
+        ["target accuracy of auto-coded records", _pct(evaluation.target_accuracy)],
+        ["confidence threshold", _number(evaluation.threshold, 4)],
+        ["share auto-coded", _pct(evaluation.auto_coded_share)],
+        ["accuracy of auto-coded records", _pct(evaluation.auto_coded_accuracy)],
+    ]
+    return _table(["measure", "value"], rows, numeric={1}, code=set())
+
+
+def _levels(evaluation: Evaluation) -> str:
+    rows = [[r.level, f"{r.codes:,}", f"{r.records:,}", _pct(r.accuracy), _pct(r.auto_coded_accuracy)]
+            for r in evaluation.levels]
+    return _table(["level", "codes", "records", "accuracy", "accuracy of auto-coded"], rows,
+                  numeric={1, 2, 3, 4}, code=set())
+
+
+CODE_COLUMNS: list[tuple[str, Callable[[CodeQuality], Any]]] = [
+    ("code", lambda c: c.code), ("title", lambda c: c.title), ("support", lambda c: f"{c.support:,}"),
+    ("precision", lambda c: _pct(c.precision)), ("recall", lambda c: _pct(c.recall)),
+    ("F1", lambda c: _number(c.f1)), ("auto-coded", lambda c: _pct(c.auto_coded_share)),
+    ("accuracy of auto-coded", lambda c: _pct(c.auto_coded_accuracy)),
+    ("most often coded as", lambda c: f"{c.confused_with} {c.confused_with_title}".strip()
+     if c.confused_with else ""),
+]
+
+
+def _codes(rows: list[CodeQuality]) -> str:
+    return _table([name for name, _ in CODE_COLUMNS], [[get(r) for _, get in CODE_COLUMNS] for r in rows],
+                  numeric={2, 3, 4, 5, 6, 7}, code={0})
+
+
+def _confusions(evaluation: Evaluation) -> str:
+    rows = [[c.true_code, c.true_title, c.predicted_code, c.predicted_title, f"{c.count:,}", _pct(c.share_of_true)]
+            for c in evaluation.confusions]
+    return _table(["true code", "title", "coded as", "title", "records", "share of true code"], rows,
+                  numeric={4, 5}, code={0, 2})
+
+
+def render_report(evaluation: Evaluation, heading: str, facts: Sequence[tuple[str, str]] = ()) -> str:
+    """The whole page as text."""
+    chart = base64.b64encode(coverage_png(evaluation, "", dpi=150)).decode("ascii")
+    facts_table = '<table class="facts">\n' + "\n".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts) + "\n</table>"
+    written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    worst = evaluation.worst_codes
+    sections = [
+        f"<h1>{escape(heading)}</h1>",
+        f'<p class="sub">Evaluation report, written {escape(written)}.</p>',
+        facts_table if facts else "",
+        "<h2>Summary</h2>", _summary(evaluation),
+        "<h2>Coverage and accuracy</h2>",
+        '<p class="note">Records are auto-coded from the most confident down. The curve shows the accuracy of '
+        "the auto-coded records for each share auto-coded; the dashed line is the target accuracy and the dot "
+        "is where the model's threshold puts it.</p>",
+        f'<img class="chart" alt="Coverage-accuracy curve" src="data:image/png;base64,{chart}">',
+        "<h2>Accuracy by level</h2>",
+        '<p class="note">A record counts at a level when its predicted code has the same ancestor there as its '
+        "true code.</p>", _levels(evaluation),
+        "<h2>Worst-coded codes</h2>",
+        f'<p class="note">The {len(worst)} codes with the lowest F1 among codes with at least '
+        f"{evaluation.worst_codes_min_support} records. Support, recall and the auto-coded figures count records "
+        "whose true code is the code; precision counts records coded as it.</p>",
+        _codes(worst) if worst else '<p class="note">No code has enough records.</p>',
+        "<h2>Most frequent confusions</h2>",
+        _confusions(evaluation) if evaluation.confusions else '<p class="note">No record was coded wrongly.</p>',
+        "<h2>Every code</h2>",
+        f'<p class="note">{len(evaluation.per_code):,} codes, seen as a true or a predicted code, most frequent '
+        "first.</p>", _codes(evaluation.per_code),
+    ]
+    body = "\n".join(s for s in sections if s)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(heading)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def save_report(text: str, path: str | Path) -> Path:
+    """Write a rendered report to `path` atomically (a temporary file in its folder, then a rename)."""
+    path = check_report_path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is meant to be shared
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_report(evaluation: Evaluation, path: str | Path, heading: str,
+                 facts: Sequence[tuple[str, str]] = ()) -> Path:
+    """Render the report of `evaluation` and write it to `path` atomically."""
+    check_report_path(path)
+    return save_report(render_report(evaluation, heading, facts), path)
