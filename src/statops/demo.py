@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -10,6 +12,7 @@ from pathlib import Path
 from statops.classifications import ClassificationInfo, add_classification
 from statops.coding.model import ProgressCallback
 from statops.data import DatasetInfo, add_dataset
+from statops.errors import Conflict, InvalidInput
 from statops.registry import EvaluationOutcome, TrainingOutcome, evaluate_version, train_and_register
 from statops.serving.batch import RowsProgress, ScoreSummary, score_file
 from statops.workspace import Workspace
@@ -19,9 +22,34 @@ ATTRIBUTION = ("Contains public sector information licensed under the Open Gover
                "(ONS SOC2010 coding index).")
 
 
+DEMO_FILES = ("structure", "train", "dev", "test")
+
+
 def bundled_file(name: str) -> Path:
     """A file of the bundled SOC2010 data (train, dev, test, structure), gzip-compressed CSV."""
     return Path(str(files("statops") / "demo_data" / "soc2010" / name))
+
+
+def write_demo_data(folder: str | Path) -> list[Path]:
+    """The bundled SOC2010 files as plain UTF-8 CSV in `folder`, with their licence note.
+
+    Refuses to overwrite: every file is checked before any is written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInput(f"{folder} is a file, not a folder")
+    targets = [folder / f"{name}.csv" for name in DEMO_FILES] + [folder / "ATTRIBUTION.txt"]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        raise Conflict(f"{', '.join(existing)} already exist(s); choose another folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, target in zip(DEMO_FILES, targets, strict=False):
+            with gzip.open(bundled_file(f"{name}.csv.gz"), "rb") as source, open(target, "xb") as out:
+                shutil.copyfileobj(source, out)
+        shutil.copyfile(bundled_file("ATTRIBUTION.txt"), targets[-1])
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the demo data to {folder}: {exc.strerror or exc}") from exc
+    return targets
 
 
 @dataclass

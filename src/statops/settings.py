@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
 from pathlib import Path
@@ -70,12 +71,16 @@ class Settings(BaseSettings):
 
     @property
     def actor(self) -> str:
-        if self.user:
-            return self.user
-        try:
-            return os.getlogin()
-        except OSError:
-            return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+        """Who acts: STATOPS_USER, else the OS account (environment, then the password database)."""
+        return self.user or os_user()
+
+
+def os_user() -> str:
+    """The OS account running statops; never 'unknown' (containers and cron often have no $USER)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no name in the environment and none in the password database
+        return f"uid-{os.getuid()}"
 
 
 class _WorkspaceFileSource(PydanticBaseSettingsSource):

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import difflib
+import gzip
+import io
 import os
+import re
+import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +43,39 @@ def table_format(path: Path) -> str:
     raise InvalidInput(f"{path.name}: unsupported file type {suffix or '(none)'}; use CSV, Parquet or Excel")
 
 
+SEPARATOR_ALIASES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """How a CSV file's bytes are read: its encoding, and its separator (None: sniffed)."""
+
+    encoding: str = "utf-8"
+    separator: str | None = None
+
+    @property
+    def display_encoding(self) -> str:
+        return "UTF-8" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
+
+    def __post_init__(self) -> None:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError as exc:
+            raise InvalidInput(f"unknown encoding '{self.encoding}' (try utf-8, cp1252 or latin-1)") from exc
+        if self.separator is not None:
+            separator = SEPARATOR_ALIASES.get(self.separator.lower(), self.separator)
+            if len(separator) != 1:
+                raise InvalidInput(f"the separator must be one character or one of {', '.join(SEPARATOR_ALIASES)}, "
+                                   f"not {self.separator!r}")
+            object.__setattr__(self, "separator", separator)
+
+
+UTF8 = TextFormat()
+SNIFFED_SEPARATORS = (",", ";", "\t", "|")
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+SNIFF_BYTES = 64 * 1024
+
+
 def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
@@ -53,40 +94,119 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _csv_kwargs(path: Path) -> dict[str, object]:
+def _head(path: Path, fmt: TextFormat) -> str:
+    """The start of a CSV file (decompressed, decoded, whole lines only), for sniffing its separator."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    text = head.decode(fmt.encoding, errors="replace")
+    if len(head) == SNIFF_BYTES and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    return text
+
+
+def _fields_per_row(text: str, separator: str) -> list[int]:
+    try:
+        return [len(row) for row in csv.reader(io.StringIO(text), delimiter=separator)]
+    except csv.Error:
+        return []
+
+
+def sniff_separator(head: str) -> str:
+    """The separator that splits the header line into the most fields. With a one-column header,
+    the one under which no row splits either (texts may hold other separators unquoted); a comma
+    when nothing decides."""
+    header = head.splitlines()[0] if head else ""
+    fields = {candidate: (_fields_per_row(header, candidate) or [1])[0] for candidate in SNIFFED_SEPARATORS}
+    best = max(fields.values())
+    if best > 1:
+        return next(c for c in SNIFFED_SEPARATORS if fields[c] == best)
+    for candidate in SNIFFED_SEPARATORS:
+        rows = _fields_per_row(head, candidate)
+        if rows and max(rows) <= 1:
+            return candidate
+    return ","
+
+
+def csv_separator(path: Path, fmt: TextFormat) -> str:
+    """The separator given, else tab for .tsv files, else sniffed from the start of the file."""
+    if fmt.separator is not None:
+        return fmt.separator
+    if ".tsv" in [s.lower() for s in path.suffixes]:
+        return "\t"
+    return sniff_separator(_head(path, fmt))
+
+
+def _csv_kwargs(path: Path, fmt: TextFormat) -> dict[str, object]:
     return {
         "dtype": str,
         "keep_default_na": False,  # "NA" is an occupation, not a missing value
         "na_values": [],
-        "encoding": "utf-8",
-        "sep": "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ",",
+        "skip_blank_lines": False,  # a blank line is a record with empty fields: rows in = rows out
+        "index_col": False,  # never take the first column as an index when rows are longer than the header
+        "encoding": fmt.encoding,
+        "sep": csv_separator(path, fmt),
     }
 
 
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _parser_message(path: Path, exc: Exception, fmt: TextFormat) -> str:
+    """A reader's complaint about field counts, said in terms of lines, separators and quotes."""
+    found = _FIELD_COUNT.search(str(exc))
+    if not found:
+        return f"{path.name} cannot be read as CSV: {exc}"
+    expected, line, saw = found.groups()
+    return (f"{path.name}: line {line} has {saw} fields but the header has {expected} "
+            f"({_separator_name(path, fmt)}). If the file uses another "
+            "separator, give it with --separator; a text that contains the separator must be in double quotes")
+
+
+def _separator_name(path: Path, fmt: TextFormat) -> str:
+    try:
+        separator = csv_separator(path, fmt)
+    except OSError:
+        separator = fmt.separator or ","
+    return f"separator: {SEPARATOR_NAMES.get(separator, repr(separator))}"
+
+
 @contextmanager
-def _reading(path: Path, fmt: str) -> Iterator[None]:
+def _reading(path: Path, kind: str, fmt: TextFormat = UTF8) -> Iterator[None]:
     """Turns the readers' failures into one-line InvalidInput errors naming the file."""
     try:
-        yield
+        with warnings.catch_warnings():
+            # A first data row with more fields than the header would lose its extra fields.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            yield
+    except pd.errors.ParserWarning as exc:
+        raise InvalidInput(
+            f"{path.name}: a row has more fields than the header ({_separator_name(path, fmt)}). If the file "
+            "uses another separator, give it with --separator; a text that contains the separator must be in "
+            "double quotes"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"{path.name} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 CSV"
+            f"{path.name} is not {fmt.display_encoding} text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "give its encoding with --encoding (e.g. --encoding cp1252 or --encoding latin-1), "
+            "or save it as UTF-8"
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InvalidInput(f"{path.name} has no columns") from exc
-    except (pd.errors.ParserError, pa.ArrowException, ValueError, OSError) as exc:
-        raise InvalidInput(f"{path.name} cannot be read as {fmt}: {exc}") from exc
+    except pd.errors.ParserError as exc:
+        raise InvalidInput(_parser_message(path, exc, fmt)) from exc
+    except (pa.ArrowException, ValueError, OSError, EOFError, zlib.error) as exc:
+        raise InvalidInput(f"{path.name} cannot be read as {kind}: {exc}") from exc
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """The whole file as a frame of text columns."""
+def read_table(path: str | Path, fmt: TextFormat = UTF8) -> pd.DataFrame:
+    """The whole file as a frame of text columns (`fmt` applies to CSV files)."""
     path = _existing(path)
-    fmt = table_format(path)
-    with _reading(path, fmt):
-        if fmt == "csv":
-            frame = pd.read_csv(path, **_csv_kwargs(path))  # type: ignore[call-overload]
-        elif fmt == "parquet":
+    kind = table_format(path)
+    with _reading(path, kind, fmt):
+        if kind == "csv":
+            frame = pd.read_csv(path, **_csv_kwargs(path, fmt))  # type: ignore[call-overload]
+        elif kind == "parquet":
             frame = pq.read_table(path).to_pandas()
         else:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[])
@@ -95,28 +215,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return _as_text(frame)
 
 
-def table_columns(path: str | Path) -> list[str]:
+def table_columns(path: str | Path, fmt: TextFormat = UTF8) -> list[str]:
     """Column names, reading as little as possible."""
     path = _existing(path)
-    fmt = table_format(path)
-    with _reading(path, fmt):
-        if fmt == "parquet":
+    kind = table_format(path)
+    with _reading(path, kind, fmt):
+        if kind == "parquet":
             return [str(n) for n in pq.ParquetFile(path).schema_arrow.names]
-        if fmt == "csv":
-            return [str(c) for c in pd.read_csv(path, nrows=0, **_csv_kwargs(path)).columns]  # type: ignore[call-overload]
+        if kind == "csv":
+            return [str(c) for c in pd.read_csv(path, nrows=0, **_csv_kwargs(path, fmt)).columns]  # type: ignore[call-overload]
         return [str(c) for c in pd.read_excel(path, nrows=0).columns]
 
 
-def iter_table_chunks(path: str | Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def iter_table_chunks(path: str | Path, chunk_rows: int, fmt: TextFormat = UTF8) -> Iterator[pd.DataFrame]:
     """The file in frames of at most `chunk_rows` rows, never the whole file at once."""
     path = _existing(path)
-    fmt = table_format(path)
-    with _reading(path, fmt):
-        if fmt == "csv":
-            with pd.read_csv(path, chunksize=chunk_rows, **_csv_kwargs(path)) as reader:  # type: ignore[call-overload]
+    kind = table_format(path)
+    with _reading(path, kind, fmt):
+        if kind == "csv":
+            with pd.read_csv(path, chunksize=chunk_rows, **_csv_kwargs(path, fmt)) as reader:  # type: ignore[call-overload]
                 for chunk in reader:
                     yield _as_text(chunk)
-        elif fmt == "parquet":
+        elif kind == "parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
                 yield _as_text(batch.to_pandas())
         else:  # Excel cannot be streamed; such files are small by the format's own limits
@@ -135,8 +255,11 @@ def require_columns(available: Sequence[str], required: Sequence[str], source: s
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         problems.append(f"'{name}'{hint}")
     if problems:
+        hint = ""
+        if len(available) == 1 and any(sep in available[0] for sep in SNIFFED_SEPARATORS):
+            hint = "; the header was read as one column: if the file uses another separator, give it with --separator"
         raise InvalidInput(
-            f"{source} has no column {', '.join(problems)}; its columns are: {', '.join(available)}"
+            f"{source} has no column {', '.join(problems)}; its columns are: {', '.join(available)}{hint}"
         )
 
 

@@ -14,7 +14,7 @@ from statops.cli.app import main
 
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["statops", *args])
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "80")
     try:
         main()
         code = 0
@@ -71,7 +71,7 @@ def test_a_user_flow_from_init_to_score(home: Path, soc, tmp_path: Path, capsys,
         (["score", "nope", "in.csv", "out.csv"], "unknown model nope"),
         (["evaluate", "nope/1", "--data", "x"], "unknown model nope"),
         (["data", "add", "d", "{empty}", "--label-column", "code"], "is empty"),
-        (["data", "add", "d", "{latin1}", "--label-column", "code"], "not UTF-8"),
+        (["data", "add", "d", "{latin1}", "--label-column", "code"], "not UTF-8 text"),
         (["data", "add", "d", "{good}", "--text-column", "txet", "--label-column", "code"], "did you mean 'text'"),
         (["data", "add", "d", "{good}", "--label-column", "code", "--classification", "nope"], "unknown classification"),
         (["classifications", "add", "c", "{good}"], "lacks column"),

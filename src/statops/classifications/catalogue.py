@@ -12,7 +12,7 @@ from statops.errors import Conflict, NotFound
 from statops.hashing import frame_sha256
 from statops.names import check_name
 from statops.store.schema import Classification, ClassificationCode
-from statops.tables import read_table
+from statops.tables import UTF8, TextFormat, read_table
 from statops.workspace import Workspace
 
 
@@ -27,14 +27,15 @@ class ClassificationInfo:
     hierarchy: Hierarchy
 
 
-def add_classification(ws: Workspace, name: str, path: str | Path, version: str | None = None) -> ClassificationInfo:
+def add_classification(ws: Workspace, name: str, path: str | Path, version: str | None = None,
+                       text_format: TextFormat = UTF8) -> ClassificationInfo:
     """Load a `code, level, title, parent` file as a version of classification `name`.
 
     The same content again returns the existing version; without `version` a new content gets the
     next number.
     """
     check_name(name, "classification")
-    frame = read_table(path)
+    frame = read_table(path, text_format)
     hierarchy = Hierarchy.from_structure(frame)
     sha = frame_sha256(frame[["code", "level", "title", "parent"]])
     with ws.store.session() as session:

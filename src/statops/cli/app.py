@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -16,7 +18,7 @@ from statops.cli import (
     serve_commands,
     workspace_commands,
 )
-from statops.cli.common import errors, quiet_libraries
+from statops.cli.common import Interrupted, errors, interrupt_note, quiet_libraries
 from statops.errors import StatopsError
 
 USER_ERROR = 2
@@ -54,14 +56,23 @@ serve_commands.register(app)
 demo_commands.register(app)
 
 
+INTERRUPTED = 130  # the shell's convention for SIGINT
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted
+
+
 def main() -> None:
-    """Entry point: user errors print one line and exit 2, without a traceback."""
+    """Entry point: user errors print one line and exit 2, without a traceback; Ctrl-C says what
+    the command did and did not write, and exits 130."""
     quiet_libraries()
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except StatopsError as exc:
         errors.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(USER_ERROR)
-    except KeyboardInterrupt:
-        errors.print("interrupted")
-        sys.exit(130)
+    except (Interrupted, KeyboardInterrupt):
+        errors.print(f"interrupted: {interrupt_note()}", highlight=False, soft_wrap=True)
+        sys.exit(INTERRUPTED)

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from statops.cli.common import HomeOption, console, open_workspace, table
+from statops.cli.common import (
+    EncodingOption,
+    HomeOption,
+    JsonOption,
+    SeparatorOption,
+    console,
+    if_interrupted,
+    open_workspace,
+    print_json,
+    table,
+)
 
 app = typer.Typer(help="Statistical classifications: codes, titles, hierarchy levels, versions.",
                   no_args_is_help=True)
@@ -18,24 +28,32 @@ def add(
     name: Annotated[str, typer.Argument(help="Classification name, e.g. soc2010.")],
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or Excel with columns code, level, title, parent.")],
     version: Annotated[str | None, typer.Option(help="Version label (default: next number).")] = None,
+    encoding: EncodingOption = "utf-8",
+    separator: SeparatorOption = None,
     home: HomeOption = None,
 ) -> None:
     """Load a classification structure (code, level, title, parent)."""
     from statops.classifications import add_classification
+    from statops.tables import TextFormat
 
+    text_format = TextFormat(encoding, separator)
+    if_interrupted(f"no version of classification {name} was added")
     ws = open_workspace(home)
-    info = add_classification(ws, name, file, version)
+    info = add_classification(ws, name, file, version, text_format)
     verb = "Added" if info.created else "Already present:"
     console.print(f"{verb} classification [bold]{info.name}[/] version {info.version}: "
                   f"{info.codes} codes on levels {', '.join(info.levels)}")
 
 
 @app.command("list", epilog="Example: statops classifications list")
-def list_(home: HomeOption = None) -> None:
+def list_(as_json: JsonOption = False, home: HomeOption = None) -> None:
     """List classifications and their versions."""
     from statops.classifications import list_classifications
 
     rows = list_classifications(open_workspace(home))
+    if as_json:
+        print_json(rows)
+        return
     if not rows:
         console.print("No classifications yet. Add one with: statops classifications add NAME FILE")
         return
@@ -48,14 +66,19 @@ def list_(home: HomeOption = None) -> None:
 def show(
     name: Annotated[str, typer.Argument(help="Classification name.")],
     version: Annotated[str | None, typer.Option(help="Version (default: newest).")] = None,
+    as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Show a classification's levels and its top-level codes."""
+    """Show a classification's levels and its top-level codes (--json: every code)."""
     from statops.classifications import get_classification
 
     info = get_classification(open_workspace(home), name, version)
     h = info.hierarchy
     counts = [[level, sum(1 for c in h.codes if h.level_of[c] == level)] for level in h.levels]
+    if as_json:
+        print_json({"name": info.name, "version": info.version, "sha256": info.sha256,
+                    "levels": dict(counts), "codes": h.to_records()})
+        return
     console.print(table(f"{info.name} version {info.version}", ["level", "codes"], counts))
     top = [c for c in h.codes if h.parents[c] is None][:30]
     console.print(table("Top-level codes", ["code", "title"], [[c, h.title(c)] for c in top]))

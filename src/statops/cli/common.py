@@ -36,7 +36,29 @@ HomeOption = Annotated[
                  show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of tables.")]
+EncodingOption = Annotated[str, typer.Option("--encoding", help="Character encoding of a CSV input, "
+                                             "e.g. cp1252 or latin-1.")]
+SeparatorOption = Annotated[str | None, typer.Option(
+    "--separator", show_default=False,
+    help="Separator of a CSV input: one character, or tab, comma, semicolon, pipe (default: sniffed from the header).")]
 WideOption = Annotated[bool, typer.Option("--wide", help="Show every column, even past 80 characters.")]
+
+
+class Interrupted(BaseException):
+    """Ctrl-C. Raised by our SIGINT handler instead of KeyboardInterrupt, which typer would turn
+    into a silent exit; `main` prints what the interrupted command did and did not write."""
+
+
+_interrupt_note = ["stopped before finishing; nothing half-written was kept"]
+
+
+def if_interrupted(note: str) -> None:
+    """What an interrupt of the running command leaves behind, said in one line."""
+    _interrupt_note[0] = note
+
+
+def interrupt_note() -> str:
+    return _interrupt_note[0]
 
 
 def quiet_libraries() -> None:
@@ -65,10 +87,21 @@ def open_workspace(home: Path | None) -> Workspace:
 
 
 class Bars:
-    """Progress bars that appear when their work starts, all in one live display."""
+    """Progress bars that appear when their work starts, all in one live display.
 
-    def __init__(self, progress: Progress):
-        self._progress = progress
+    The display itself starts with the first bar, so a command that fails before any work
+    prints nothing but its error (a stopped display writes a blank line on a non-terminal)."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+
+    def _display(self) -> Progress:
+        if self._progress is None:
+            self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                      console=console)
+            self._progress.start()
+        return self._progress
 
     def _updater(self, description: str) -> Any:
         """update(completed, total, description): the bar is added on the first update, so work
@@ -77,9 +110,10 @@ class Bars:
 
         def update(completed: float, total: float | None, label: str = description) -> None:
             nonlocal task
+            progress = self._display()
             if task is None:
-                task = self._progress.add_task(label, total=total)
-            self._progress.update(task, completed=completed, total=total, description=label)
+                task = progress.add_task(label, total=total)
+            progress.update(task, completed=completed, total=total, description=label)
 
         return update
 
@@ -92,12 +126,19 @@ class Bars:
         """A callback for work reported as (rows done, total rows or None)."""
         return self._updater(description)
 
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
 
 @contextmanager
 def progress_bars() -> Iterator[Bars]:
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
-        yield Bars(progress)
+    bars = Bars()
+    try:
+        yield bars
+    finally:
+        bars.close()
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from statops.cli.common import HomeOption, console, open_workspace, table
+from statops.cli.common import (
+    EncodingOption,
+    HomeOption,
+    JsonOption,
+    SeparatorOption,
+    console,
+    if_interrupted,
+    open_workspace,
+    print_json,
+    table,
+)
 from statops.data.gsbpm import SUBPROCESSES
 
 app = typer.Typer(help="The dataset catalogue: versioned, hashed snapshots of coded records.",
@@ -32,14 +42,21 @@ def add(
     allow_unknown_codes: Annotated[
         bool, typer.Option("--allow-unknown-codes", help="Accept codes not in the classification.")
     ] = False,
+    encoding: EncodingOption = "utf-8",
+    separator: SeparatorOption = None,
     home: HomeOption = None,
 ) -> None:
     """Validate a file and store it as an immutable, content-hashed snapshot."""
     from statops.data import add_dataset
+    from statops.tables import TextFormat
 
+    text_format = TextFormat(encoding, separator)
+    if_interrupted(f"no version of dataset {name} was added")
     ws = open_workspace(home)
     info = add_dataset(ws, name, file, text_column, label_column, classification, cycle, gsbpm,
-                       allow_unknown_codes)
+                       allow_unknown_codes, text_format)
+    for note in info.notes:
+        console.print(f"[yellow]note:[/] {note}")
     if info.created:
         console.print(f"Added dataset [bold]{info.ref}[/]: {info.rows:,} rows, sha256 {info.sha256[:16]}...")
     else:
@@ -48,22 +65,26 @@ def add(
 
 
 @app.command("list", epilog="Example: statops data list")
-def list_(home: HomeOption = None) -> None:
+def list_(as_json: JsonOption = False, home: HomeOption = None) -> None:
     """List every dataset version."""
     from statops.data import list_datasets
 
     rows = list_datasets(open_workspace(home))
+    if as_json:
+        print_json([d.as_dict() for d in rows])
+        return
     if not rows:
         console.print("No datasets yet. Add one with: statops data add NAME FILE --text-column ... --label-column ...")
         return
     console.print(table("Datasets", ["dataset", "rows", "classification", "cycle", "GSBPM", "sha256", "added"], [
-        [d.ref, f"{d.rows:,}", d.classification, d.cycle, d.gsbpm, d.sha256[:12],
-         f"{d.created_at:%Y-%m-%d %H:%M} by {d.created_by}"] for d in rows]))
+        [d.ref, f"{d.rows:,}", d.classification, d.cycle, d.gsbpm, d.sha256[:8],
+         f"{d.created_at:%Y-%m-%d} by {d.created_by}"] for d in rows]))
 
 
 @app.command("show", epilog="Example: statops data show soc-train@1")
 def show(
     ref: Annotated[str, typer.Argument(help="NAME (newest version) or NAME@N.")],
+    as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
     """Show a dataset version: provenance, columns and the distribution of its codes."""
@@ -71,6 +92,10 @@ def show(
 
     ws = open_workspace(home)
     info = get_dataset(ws, ref)
+    if as_json:
+        summary = label_summary(ws, info, load_dataset(ws, info)) if info.label_column else None
+        print_json({**info.as_dict(), "labels": summary})
+        return
     gsbpm = f"{info.gsbpm} {SUBPROCESSES[info.gsbpm]}" if info.gsbpm else None
     console.print(table(f"Dataset {info.ref}", ["field", "value"], [
         ["rows", f"{info.rows:,}"], ["sha256", info.sha256], ["text column", info.text_column],

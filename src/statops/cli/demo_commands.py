@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from statops.cli.common import HomeOption, console, evaluation_table, progress_bars, quiet_libraries
+from statops.cli.common import (
+    HomeOption,
+    console,
+    evaluation_table,
+    if_interrupted,
+    progress_bars,
+    quiet_libraries,
+)
 
 
-def demo(home: HomeOption = None) -> None:
+def demo(
+    data: Annotated[Path | None, typer.Option(
+        "--data", show_default=False,
+        help="Only write the bundled SOC2010 files as CSV into this folder (for the README's tour), "
+             "with their licence note; run nothing else.")] = None,
+    home: HomeOption = None,
+) -> None:
     """Run the whole flow offline on the bundled SOC2010 coding index: init, classification,
     datasets, train, evaluate, register, score."""
-    from statops.demo import ATTRIBUTION, MODEL_NAME, run_demo
+    from statops.demo import ATTRIBUTION, MODEL_NAME, run_demo, write_demo_data
 
     quiet_libraries()
+    if data is not None:
+        written = write_demo_data(data)
+        for path in written:
+            console.print(f"wrote {path}")
+        console.print(f"[dim]{ATTRIBUTION}[/]")
+        console.print(f"Next: statops init, then statops classifications add soc2010 {data / 'structure.csv'} "
+                      "(the README's tour)")
+        return
+    if_interrupted("the workspace keeps the steps the demo finished; run statops demo again with a new --home")
     started = time.perf_counter()
     with progress_bars() as bars:
         report = run_demo(home, step=lambda m: console.print(f"[cyan]>[/] {m}"),

@@ -7,27 +7,42 @@ from typing import Annotated
 
 import typer
 
-from statops.cli.common import HomeOption, console, open_workspace, progress_bars
+from statops.cli.common import (
+    EncodingOption,
+    HomeOption,
+    SeparatorOption,
+    console,
+    if_interrupted,
+    open_workspace,
+    progress_bars,
+)
 
 
 def score(
     model: Annotated[str, typer.Argument(help="MODEL (production alias, else latest), MODEL@ALIAS or MODEL/VERSION.")],
-    input: Annotated[Path, typer.Argument(help="CSV or Parquet file to code.")],
+    input: Annotated[Path, typer.Argument(help="CSV, Parquet or Excel file to code.")],
     output: Annotated[Path, typer.Argument(help="CSV or Parquet file to write (input columns + codes).")],
     text_column: Annotated[str, typer.Option(help="Column with the text to code.")] = "text",
     chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (memory bound); default from settings.",
                                                    min=1)] = None,
     log: Annotated[bool, typer.Option("--log", help="Also write every prediction to the prediction log, "
                                       "as the online API does (input text unless STATOPS_LOG_TEXT=false).")] = False,
+    encoding: EncodingOption = "utf-8",
+    separator: SeparatorOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives."""
-    from statops.serving.batch import score_file
+    """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives.
 
+    Every input row gives one output row, in order; an empty text gets no code and decision review."""
+    from statops.serving.batch import score_file
+    from statops.tables import TextFormat
+
+    text_format = TextFormat(encoding, separator)
+    if_interrupted(f"no {output.name} was written and no predictions were logged")
     ws = open_workspace(home)
     with progress_bars() as bars:
         summary = score_file(ws, model, input, output, text_column, chunk_rows, bars.rows(f"Scoring {input.name}"),
-                             log=log)
+                             log=log, text_format=text_format)
     for old, new in summary.renamed.items():
         console.print(f"[yellow]note:[/] input column '{old}' is written as '{new}' (scoring adds '{old}')")
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")

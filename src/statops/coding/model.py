@@ -46,7 +46,7 @@ class Predictions:
                            self.top_probs[index])
 
 
-@dataclass
+@dataclass(repr=False)
 class CodingModel:
     """A trained auto-coder. `predict_frame` is what `statops score` and the pyfunc model return."""
 
@@ -60,6 +60,9 @@ class CodingModel:
     target_accuracy: float
     hierarchy: Hierarchy
     metadata: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"CodingModel({len(self.classes)} codes, threshold {self.threshold:.4f})"
 
     # -- probabilities -------------------------------------------------------------------------
     def class_scores(self, texts: list[str]) -> np.ndarray:
@@ -84,8 +87,9 @@ class CodingModel:
         top_probs = np.concatenate([confidence[:, None], rest * scale], axis=1)
         return Predictions(self.classes[top[:, 0]], confidence, self.classes[top], top_probs)
 
-    def _distinct(self, texts: pd.Series | list[str]) -> tuple[Predictions, np.ndarray]:
-        """Predictions for each distinct normalised text, and each input's index into them.
+    def _distinct(self, texts: pd.Series | list[str]) -> tuple[Predictions, np.ndarray, np.ndarray]:
+        """Predictions for each distinct normalised text, each input's index into them, and which
+        distinct texts are empty (nothing left after normalisation: no code can be given).
 
         Survey answers repeat; each distinct text is normalised and scored once.
         """
@@ -93,31 +97,36 @@ class CodingModel:
         normalised_codes, unique = pd.factorize(pd.Series(normalise(raw_unique), dtype=object))
         unique = np.asarray(unique, dtype=object)
         predictions = self.predict_normalised(list(unique))
-        predictions.confidence[unique == ""] = 0.0  # nothing to code from: always a human's call
-        return predictions, normalised_codes[raw_codes]
+        empty = unique == ""
+        predictions.confidence[empty] = 0.0  # nothing to code from: always a human's call
+        return predictions, normalised_codes[raw_codes], empty
 
     def predict(self, texts: pd.Series | list[str]) -> Predictions:
         """Predict raw texts; repeated texts in the batch are computed once."""
-        predictions, index = self._distinct(texts)
+        predictions, index, _ = self._distinct(texts)
         return predictions.take(index)
 
     # -- the scoring table ---------------------------------------------------------------------
     def predict_frame(self, texts: pd.Series | list[str]) -> pd.DataFrame:
-        """code, title, confidence, decision (auto/review) and alternatives (top-5 JSON) per text."""
-        predictions, index = self._distinct(texts)
-        return self._table(predictions).iloc[index].reset_index(drop=True)
+        """code, title, confidence, decision (auto/review) and alternatives (top-5 JSON) per text,
+        one row per text in order. An empty text gets no code: code and title empty, confidence 0,
+        decision 'review', no alternatives."""
+        predictions, index, empty = self._distinct(texts)
+        return self._table(predictions, empty).iloc[index].reset_index(drop=True)
 
-    def _table(self, p: Predictions) -> pd.DataFrame:
+    def _table(self, p: Predictions, empty: np.ndarray) -> pd.DataFrame:
         titles = self.hierarchy.titles
         alternatives = [
+            "[]" if blank else
             json.dumps([{"code": str(c), "probability": round(float(q), 6)} for c, q in zip(codes, probs, strict=True)])
-            for codes, probs in zip(p.top_codes, p.top_probs, strict=True)
+            for codes, probs, blank in zip(p.top_codes, p.top_probs, empty, strict=True)
         ]
+        codes = np.where(empty, "", p.codes.astype(str))
         return pd.DataFrame({
-            "code": pd.array(p.codes.astype(str), dtype="string"),
-            "title": pd.array([titles.get(str(c), "") for c in p.codes], dtype="string"),
+            "code": pd.array(codes, dtype="string"),
+            "title": pd.array([titles.get(str(c), "") for c in codes], dtype="string"),
             "confidence": p.confidence.astype(np.float64),
-            "decision": np.where(p.confidence >= self.threshold, "auto", "review"),
+            "decision": np.where((p.confidence >= self.threshold) & ~empty, "auto", "review"),
             "alternatives": alternatives,
         })
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from statops.errors import Conflict, InvalidInput, NotFound
 from statops.hashing import file_sha256, frame_sha256
 from statops.names import check_name, split_versioned
 from statops.store.schema import Dataset
-from statops.tables import read_table, require_columns
+from statops.tables import UTF8, TextFormat, read_table, require_columns
 from statops.workspace import Workspace
 
 MAX_LISTED = 20
@@ -47,13 +47,15 @@ class DatasetInfo:
     created_by: str
     created_at: Any
     created: bool = False
+    notes: tuple[str, ...] = ()  # what the user should know about the file just added (not stored)
 
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (str(v) if k == "created_at" else v) for k, v in self.__dict__.items() if k != "created"}
+        return {k: (str(v) if k == "created_at" else v) for k, v in self.__dict__.items()
+                if k not in ("created", "notes")}
 
 
 def _row_numbers(mask: pd.Series) -> str:
@@ -86,6 +88,21 @@ def validate_records(
     return frame
 
 
+def _non_leaf_notes(hierarchy: Hierarchy, counts: pd.Series, label_column: str) -> tuple[str, ...]:
+    """A note when labels sit above the classification's lowest level (e.g. a major group '1'):
+    allowed (a coder may only know the group), but a model trained on them predicts those codes."""
+    with_children = {parent for parent in hierarchy.parents.values() if parent is not None}
+    above = [(str(code), int(n)) for code, n in counts.items() if code in with_children]
+    if not above:
+        return ()
+    rows = sum(n for _, n in above)
+    levels = sorted({hierarchy.level_of[code] for code, _ in above})
+    listed = ", ".join(f"{code} ({n} rows)" for code, n in above[:MAX_LISTED])
+    more = f" and {len(above) - MAX_LISTED} more" if len(above) > MAX_LISTED else ""
+    return (f"{rows} row(s) in '{label_column}' have codes above the lowest level (level {', '.join(levels)}): "
+            f"{listed}{more}; a model trained on them will predict those broader codes",)
+
+
 def add_dataset(
     ws: Workspace,
     name: str,
@@ -96,6 +113,7 @@ def add_dataset(
     cycle: str | None = None,
     gsbpm: str | None = None,
     allow_unknown_codes: bool = False,
+    text_format: TextFormat = UTF8,
 ) -> DatasetInfo:
     """Validate a file and store it as the next version of dataset `name` (or return the identical one)."""
     check_name(name, "dataset")
@@ -105,7 +123,8 @@ def add_dataset(
     classification_info = get_classification(ws, classification) if classification else None
     if classification_info and not label_column:
         raise InvalidInput("--classification needs --label-column: the codes to check are in that column")
-    frame = validate_records(read_table(path), text_column, label_column, path.name)
+    frame = validate_records(read_table(path, text_format), text_column, label_column, path.name)
+    notes: tuple[str, ...] = ()
     if classification_info and label_column:
         known = set(classification_info.hierarchy.codes)
         counts = frame[label_column].value_counts()
@@ -118,6 +137,7 @@ def add_dataset(
                 f"{classification_info.name} {classification_info.version}: {listed}{more}; "
                 "fix them or pass --allow-unknown-codes"
             )
+        notes = _non_leaf_notes(classification_info.hierarchy, counts, label_column)
     sha = frame_sha256(frame)
     with ws.store.session() as session:
         existing = session.scalars(
@@ -126,7 +146,7 @@ def add_dataset(
             .order_by(Dataset.version)
         ).first()
         if existing is not None:
-            return _info(existing, created=False)
+            return replace(_info(existing, created=False), notes=notes)
     snapshot = _write_snapshot(ws, frame, sha)
     source_sha = file_sha256(path)
     columns = [{"name": str(c), "type": "string"} for c in frame.columns]
@@ -146,7 +166,7 @@ def add_dataset(
                 ws.store.audit(session, ws.actor, "dataset.add", f"{name}@{row.version}",
                                sha256=sha, rows=len(frame), source_file=path.name)
                 session.flush()
-                return _info(row, created=True)
+                return replace(_info(row, created=True), notes=notes)
         except IntegrityError:
             continue  # another writer took this version number; take the next
     raise Conflict(f"could not add dataset {name}: too many concurrent additions, try again")
