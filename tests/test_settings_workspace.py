@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from statops import NotFound, Workspace
+from statops import InvalidInput, NotFound, Workspace
+from statops.cli.app import main
 from statops.settings import load_settings
 
 
@@ -49,3 +51,65 @@ def test_a_workspace_remembers_the_stores_it_was_created_on(tmp_path: Path) -> N
     Workspace.init(tmp_path / "ws", database_url=url)
     assert Workspace.open(tmp_path / "ws").database_url == url
     assert (tmp_path / "ws" / "statops.toml").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("where", ["file", "under a file", "under /dev/null"])
+def test_an_unusable_home_is_one_clear_error(tmp_path: Path, where: str) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    home = {"file": a_file, "under a file": a_file / "ws", "under /dev/null": Path("/dev/null/ws")}[where]
+    for action in (Workspace.init, Workspace.open):
+        with pytest.raises(InvalidInput, match="not a folder"):
+            action(home)
+    assert a_file.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not stop root")
+def test_a_home_without_write_permission_is_one_clear_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(InvalidInput, match="locked"):
+            Workspace.init(locked / "ws")
+        with pytest.raises(InvalidInput, match="not writable"):
+            Workspace.init(locked)
+    finally:
+        locked.chmod(0o700)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["statops", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("home", ["{file}", "{file}/ws", "/dev/null", "/dev/null/ws"])
+@pytest.mark.parametrize("command", [["init"], ["data", "list"], ["backup", "{tmp}/b.tar.gz"]])
+def test_cli_with_an_unusable_home_prints_one_line_and_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        home: str, command: list[str]) -> None:
+    (tmp_path / "file").write_text("")
+    fill = {"file": str(tmp_path / "file"), "tmp": str(tmp_path)}
+    args = [part.format(**fill) for part in [*command, "--home", home]]
+    code, out, err = _cli(capsys, monkeypatch, *args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "not a folder" in err and "Traceback" not in err
+
+
+def test_init_says_when_the_workspace_already_existed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    home = str(tmp_path / "ws")
+    code, out, _ = _cli(capsys, monkeypatch, "init", "--home", home)
+    assert code == 0 and "Workspace ready" in out and "already" not in out
+    code, out, _ = _cli(capsys, monkeypatch, "init", "--home", home)
+    assert code == 0 and "already existed" in out and "brought it up to date" in out
+    moved = tmp_path / "moved"
+    (tmp_path / "ws").rename(moved)
+    code, out, _ = _cli(capsys, monkeypatch, "init", "--home", str(moved))
+    assert code == 0 and "already existed" in out and f"moved from {tmp_path / 'ws'}" in out
