@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from statops import InvalidInput, NotFound
+from statops.classifications import get_classification
 from statops.registry import (
     evaluate_version,
     list_models,
@@ -16,6 +17,7 @@ from statops.registry import (
     model_versions,
     resolve_model,
     train_and_register,
+    version_details,
 )
 
 
@@ -37,7 +39,10 @@ def test_training_run_logs_params_metrics_inputs_and_artifacts(trained) -> None:
     assert set(inputs) == {"soc-train@1", "soc-dev@1"}
     assert {t.key: t.value for t in inputs["soc-train@1"].tags}["sha256"] == tags["dataset_sha256"]
     artifacts = {a.path for a in ws.mlflow.list_artifacts(mv.run_id, "evaluation")}
-    assert artifacts == {"evaluation/dev.json", "evaluation/dev_coverage.png"}
+    assert artifacts == {f"evaluation/dev{suffix}" for suffix in (
+        ".json", "_coverage.png", "_per_code.csv", "_confusions.csv", "_worst_codes.csv", "_report.html")}
+    per_code = pd.read_csv(ws.mlflow.download_artifacts(mv.run_id, "evaluation/dev_per_code.csv"), dtype={"code": str})
+    assert per_code["support"].sum() == int(run.data.params["dev_records"]) == 1000
     local = ws.mlflow.download_artifacts(mv.run_id, "evaluation/dev_coverage.png")
     assert Path(local).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -102,7 +107,7 @@ def test_evaluate_logs_a_run_and_listing_shows_the_model(trained) -> None:  # no
     assert run.data.metrics["accuracy_unit"] == pytest.approx(outcome.evaluation.level_accuracy["unit"])
     assert run.data.tags["statops.kind"] == "evaluation"
     assert {a.path for a in ws.mlflow.list_artifacts(outcome.run_id, "evaluation")} == {
-        "evaluation/evaluation.json", "evaluation/evaluation_coverage.png"}
+        f"evaluation/{name}" for name in outcome.files.files}
     assert [m["name"] for m in list_models(ws)] == ["occupation"]
     versions = model_versions(ws, trained.model)
     assert versions[0]["metrics"]["dev_accuracy_unit"] > 0
@@ -113,3 +118,82 @@ def test_training_errors(trained) -> None:  # noqa: ANN001
         train_and_register(trained.ws, "m2", "no-such-data")
     with pytest.raises(InvalidInput, match="invalid model name"):
         train_and_register(trained.ws, "bad name", "soc-train")
+
+
+def _evaluation_runs(ws, name: str) -> int:  # noqa: ANN001
+    experiment = ws.mlflow.get_experiment_by_name(name)
+    return len(ws.mlflow.search_runs([experiment.experiment_id], "tags.`statops.kind` = 'evaluation'"))
+
+
+def test_evaluation_stores_per_code_tables_and_writes_the_report(trained, tmp_path: Path) -> None:  # noqa: ANN001
+    ws = trained.ws
+    outcome = evaluate_version(ws, f"{trained.model}/{trained.version}", "soc-test", tmp_path / "r.html")
+    files = outcome.files
+    assert files.run_id == outcome.run_id and outcome.report == tmp_path / "r.html"
+    if not ws.settings.mlflow_uri:  # the embedded store: a folder the user can open
+        assert Path(files.location).is_dir()
+        assert sorted(p.name for p in Path(files.location).iterdir()) == sorted(files.files)
+    titles = get_classification(ws, "soc2010").hierarchy.titles
+
+    def table(name: str) -> pd.DataFrame:
+        local = ws.mlflow.download_artifacts(outcome.run_id, f"evaluation/evaluation_{name}.csv")
+        return pd.read_csv(local, dtype={"code": str, "true_code": str, "predicted_code": str,
+                                         "confused_with": str}, keep_default_na=False)
+
+    per_code, confusions, worst = table("per_code"), table("confusions"), table("worst_codes")
+    assert per_code["support"].sum() == per_code["predicted"].sum() == 800
+    assert per_code["correct"].sum() == round(outcome.evaluation.accuracy * 800)
+    assert all(per_code["title"] == [titles[c] for c in per_code["code"]])
+    assert len(confusions) == 20 and (confusions["true_code"] != confusions["predicted_code"]).all()
+    assert list(confusions["count"]) == sorted(confusions["count"], reverse=True)
+    assert all(confusions["predicted_title"] == [titles[c] for c in confusions["predicted_code"]])
+    assert 0 < len(worst) <= 20 and (worst["support"] >= 10).all()
+    assert list(worst["f1"]) == sorted(worst["f1"])
+    stored = json.loads(Path(ws.mlflow.download_artifacts(outcome.run_id, "evaluation/evaluation.json")).read_text())
+    assert stored["worst_codes"][0]["code"] == worst["code"][0] and len(stored["per_code"]) == len(per_code)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    logged = Path(ws.mlflow.download_artifacts(outcome.run_id, "evaluation/evaluation_report.html")).read_text()
+    assert page == logged and outcome.run_id in page and "soc-test@1" in page
+
+
+def test_a_bad_report_path_is_refused_before_anything_is_logged(trained, tmp_path: Path) -> None:  # noqa: ANN001
+    ws = trained.ws
+    before = _evaluation_runs(ws, trained.model)
+    with pytest.raises(InvalidInput, match=r"must end in \.html"):
+        evaluate_version(ws, trained.model, "soc-test", tmp_path / "r.txt")
+    with pytest.raises(NotFound, match="does not exist"):
+        evaluate_version(ws, trained.model, "soc-test", tmp_path / "no" / "r.html")
+    assert _evaluation_runs(ws, trained.model) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version_details_list_every_evaluation(trained) -> None:  # noqa: ANN001
+    ws = trained.ws
+    outcome = evaluate_version(ws, f"{trained.model}/{trained.version}", "soc-test")
+    [detail] = [d for d in version_details(ws, trained.model) if d.version == trained.version]
+    assert (detail.trained_on, detail.classification, detail.cycle) == ("soc-train@1", "soc2010@2010", "2016")
+    assert detail.threshold is not None and 0 < detail.threshold <= 1
+    dev = detail.dev
+    assert dev is not None and (dev.kind, dev.dataset, dev.records) == ("dev", "soc-dev@1", 1000)
+    assert dev.run_id == detail.run_id
+    mine = [e for e in detail.evaluations if e.run_id == outcome.run_id]
+    assert len(mine) == 1 and (mine[0].kind, mine[0].dataset, mine[0].records) == ("evaluation", "soc-test@1", 800)
+    assert mine[0].accuracy == pytest.approx(outcome.evaluation.accuracy)
+    assert mine[0].auto_coded_share == pytest.approx(outcome.evaluation.auto_coded_share)
+    assert detail.evaluations[0] is dev and [e.when for e in detail.evaluations[1:]] == sorted(
+        e.when for e in detail.evaluations[1:])
+    assert json.loads(json.dumps(detail.as_dict(), default=str))["evaluations"][0]["kind"] == "dev"
+
+
+def test_mlflow_says_nothing_on_its_own(trained, capfd) -> None:  # noqa: ANN001
+    """No "Successfully registered model", "Created version" or advice about type hints: statops
+    reports the outcome itself."""
+    script = "import warnings; warnings.simplefilter('default'); import statops.registry"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "type hints" not in done.stderr, done.stderr
+    capfd.readouterr()
+    train_and_register(trained.ws, "quiet", "soc-dev", "soc-test")
+    err = capfd.readouterr().err
+    for chatter in ("Successfully registered", "Created version", "Validating input example", "type hints"):
+        assert chatter not in err, err
+    trained.ws.mlflow.delete_registered_model("quiet")

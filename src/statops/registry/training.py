@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from statops.classifications import Hierarchy, get_classification
-from statops.coding import Evaluation, TrainingOptions, TrainingResult, evaluate_model, train_coder
+from statops.coding import (
+    Evaluation,
+    TrainingOptions,
+    TrainingResult,
+    check_report_path,
+    evaluate_model,
+    save_report,
+    train_coder,
+)
 from statops.coding.model import ProgressCallback
 from statops.data import DatasetInfo, get_dataset, load_dataset
 from statops.errors import InvalidInput
-from statops.registry.runs import RegisteredVersion, load_coding_model, log_evaluation, log_training
+from statops.registry.runs import (
+    EvaluationFiles,
+    RegisteredVersion,
+    load_coding_model,
+    log_evaluation,
+    log_training,
+)
 from statops.registry.versions import ModelVersionRef, resolve_model
 from statops.workspace import Workspace
 
@@ -31,6 +46,16 @@ class EvaluationOutcome:
     dataset: DatasetInfo
     evaluation: Evaluation
     run_id: str
+    files: EvaluationFiles  # the run's JSON, chart, tables and HTML report
+    report: Path | None = None  # the copy of the HTML report asked for, if any
+
+    def summary(self) -> dict[str, object]:
+        """What was evaluated, where its files are, and the evaluation summary (for JSON output)."""
+        return {
+            "model": self.model.name, "version": self.model.version, "dataset": self.dataset.ref,
+            "run_id": self.run_id, "location": self.files.location, "files": self.files.files,
+            "report": str(self.report) if self.report else None, **self.evaluation.summary(),
+        }
 
 
 def labelled_dataset(ws: Workspace, ref: str, purpose: str) -> tuple[DatasetInfo, pd.DataFrame]:
@@ -77,12 +102,16 @@ def train_and_register(
     return TrainingOutcome(registered, result, train_info, dev[0] if dev else None, classification)
 
 
-def evaluate_version(ws: Workspace, model_ref: str, data_ref: str) -> EvaluationOutcome:
-    """Evaluate a registered version on a labelled dataset and log it as an MLflow run."""
+def evaluate_version(ws: Workspace, model_ref: str, data_ref: str,
+                     report: str | Path | None = None) -> EvaluationOutcome:
+    """Evaluate a registered version on a labelled dataset and log it as an MLflow run; with
+    `report`, also write the evaluation's HTML report there."""
+    report_path = check_report_path(report) if report is not None else None  # refuse before the work
     ref = resolve_model(ws, model_ref)
     info, frame = labelled_dataset(ws, data_ref, "evaluation")
     model = load_coding_model(ws, ref)
     assert info.label_column
     evaluation = evaluate_model(model, frame[info.text_column], frame[info.label_column])
-    run_id = log_evaluation(ws, ref, info, frame, evaluation)
-    return EvaluationOutcome(ref, info, evaluation, run_id)
+    files, report_text = log_evaluation(ws, ref, info, frame, evaluation)
+    written = save_report(report_text, report_path) if report_path else None
+    return EvaluationOutcome(ref, info, evaluation, files.run_id, files, written)

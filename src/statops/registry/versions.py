@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from mlflow.exceptions import MlflowException, RestException
@@ -127,4 +128,119 @@ def model_versions(ws: Workspace, name: str) -> list[dict[str, Any]]:
             "aliases": sorted(aliases_of.get(str(mv.version), [])), "run_id": mv.run_id,
             "metrics": dict(metrics), "status": mv.status,
         })
+    return out
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation of a version: the dev evaluation of its training run, or an evaluation run."""
+
+    kind: str  # 'dev' (training run, threshold chosen out-of-fold) or 'evaluation'
+    dataset: str
+    records: int | None
+    accuracy: float | None
+    top5_accuracy: float | None
+    ece: float | None
+    auto_coded_share: float | None
+    auto_coded_accuracy: float | None
+    when: datetime
+    run_id: str
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    """A registered version: where it came from, its aliases, its dev quality and every evaluation."""
+
+    version: str
+    aliases: tuple[str, ...]
+    created: datetime
+    status: str
+    run_id: str | None
+    trained_on: str | None
+    classification: str | None
+    cycle: str | None
+    threshold: float | None
+    target_accuracy: float | None
+    evaluations: tuple[EvaluationRecord, ...]
+    tags: dict[str, str]
+
+    @property
+    def dev(self) -> EvaluationRecord | None:
+        return next((e for e in self.evaluations if e.kind == "dev"), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _moment(milliseconds: int | None) -> datetime:
+    return datetime.fromtimestamp((milliseconds or 0) / 1000, UTC)
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _evaluation_record(run: Any, kind: str) -> EvaluationRecord:
+    metrics, params = run.data.metrics, run.data.params
+    prefix = "dev_" if kind == "dev" else ""
+    return EvaluationRecord(
+        kind=kind,
+        dataset=params.get("dev_dataset" if kind == "dev" else "dataset", ""),
+        records=_int(params.get("dev_records" if kind == "dev" else "records")),
+        accuracy=metrics.get(f"{prefix}accuracy"),
+        top5_accuracy=metrics.get(f"{prefix}top5_accuracy"),
+        ece=metrics.get(f"{prefix}ece"),
+        auto_coded_share=metrics.get(f"{prefix}auto_coded_share"),
+        auto_coded_accuracy=metrics.get(f"{prefix}auto_coded_accuracy"),
+        when=_moment(run.info.start_time),
+        run_id=run.info.run_id,
+    )
+
+
+def _evaluation_runs(ws: Workspace, name: str) -> dict[str, list[Any]]:
+    """The evaluation runs of model `name`, oldest first, by version."""
+    experiment = ws.mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        return {}
+    found: dict[str, list[Any]] = {}
+    token = None
+    while True:
+        page = ws.mlflow.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`statops.kind` = 'evaluation' AND tags.`statops.model` = '{name}'",
+            order_by=["attributes.start_time ASC"], page_token=token,
+        )
+        for run in page:
+            found.setdefault(run.data.tags.get("statops.model_version", ""), []).append(run)
+        token = page.token
+        if not token:
+            return found
+
+
+def version_details(ws: Workspace, name: str) -> list[VersionDetail]:
+    """Every version of `name`, oldest first, each with its dev quality and all its evaluations."""
+    model = registered_model(ws, name)
+    aliases_of: dict[str, list[str]] = {}
+    for alias, version in (model.aliases or {}).items():
+        aliases_of.setdefault(str(version), []).append(alias)
+    evaluations = _evaluation_runs(ws, name)
+    out = []
+    for mv in sorted(ws.mlflow.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
+        version, tags = str(mv.version), dict(mv.tags)
+        records = [_evaluation_record(ws.mlflow.get_run(mv.run_id), "dev")] if mv.run_id else []
+        records += [_evaluation_record(run, "evaluation") for run in evaluations.get(version, [])]
+        out.append(VersionDetail(
+            version=version, aliases=tuple(sorted(aliases_of.get(version, []))),
+            created=_moment(mv.creation_timestamp), status=str(mv.status), run_id=mv.run_id,
+            trained_on=tags.get("dataset"), classification=tags.get("classification"),
+            cycle=tags.get("cycle") or None, threshold=_float(tags.get("threshold")),
+            target_accuracy=_float(tags.get("target_accuracy")), evaluations=tuple(records), tags=tags,
+        ))
     return out
