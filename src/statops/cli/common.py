@@ -147,13 +147,22 @@ def print_json(data: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    """A table whose cells wrap (long words fold) rather than being cut off at the console's width."""
+    """A table whose cells wrap (long words fold) rather than being cut off at the console's width;
+    the first column (what each row is) stays whole."""
     out = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        out.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        out.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
         out.add_row(*["" if v is None else str(v) for v in row])
     return out
+
+
+def print_wide(renderable: Any) -> None:
+    """A table at its natural width, past the console's (the --wide view; the terminal wraps it)."""
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
+    Console(width=max(width, console.width)).print(renderable)
 
 
 def pct(value: float | None) -> str:

@@ -12,10 +12,12 @@ from statops.cli.common import (
     HomeOption,
     JsonOption,
     SeparatorOption,
+    WideOption,
     console,
     if_interrupted,
     open_workspace,
     print_json,
+    print_wide,
     table,
 )
 from statops.data.gsbpm import SUBPROCESSES
@@ -65,7 +67,7 @@ def add(
 
 
 @app.command("list", epilog="Example: statops data list")
-def list_(as_json: JsonOption = False, home: HomeOption = None) -> None:
+def list_(wide: WideOption = False, as_json: JsonOption = False, home: HomeOption = None) -> None:
     """List every dataset version."""
     from statops.data import list_datasets
 
@@ -76,9 +78,13 @@ def list_(as_json: JsonOption = False, home: HomeOption = None) -> None:
     if not rows:
         console.print("No datasets yet. Add one with: statops data add NAME FILE --text-column ... --label-column ...")
         return
-    console.print(table("Datasets", ["dataset", "rows", "classification", "cycle", "GSBPM", "sha256", "added"], [
-        [d.ref, f"{d.rows:,}", d.classification, d.cycle, d.gsbpm, d.sha256[:8],
-         f"{d.created_at:%Y-%m-%d} by {d.created_by}"] for d in rows]))
+    if wide:
+        print_wide(table("Datasets", ["dataset", "rows", "classification", "cycle", "GSBPM", "sha256", "added"], [
+            [d.ref, f"{d.rows:,}", d.classification, d.cycle, d.gsbpm, d.sha256,
+             f"{d.created_at:%Y-%m-%d %H:%M} by {d.created_by}"] for d in rows]))
+        return
+    console.print(table("Datasets", ["dataset", "rows", "classification", "cycle", "added"], [
+        [d.ref, f"{d.rows:,}", d.classification, d.cycle, f"{d.created_at:%Y-%m-%d}"] for d in rows]))
 
 
 @app.command("show", epilog="Example: statops data show soc-train@1")
