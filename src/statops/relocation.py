@@ -111,6 +111,10 @@ def _recorded_root(connection: sqlite3.Connection) -> str | None:
 
 
 def _has_default_experiment(connection: sqlite3.Connection) -> bool:
+    tables = {row[0] for row in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('experiments', 'experiment_tags')")}
+    if tables != {"experiments", "experiment_tags"}:
+        return False  # an empty file: MLflow creates its tables on first use
     return connection.execute("SELECT 1 FROM experiments WHERE experiment_id = ?",
                               (DEFAULT_EXPERIMENT_ID,)).fetchone() is not None
 
