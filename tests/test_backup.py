@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sqlite3
 import sys
@@ -200,3 +201,21 @@ def test_backup_and_restore_commands(trained, tmp_path: Path, capsys, monkeypatc
     for command in ("backup", "restore"):
         code, out, _ = _cli(capsys, monkeypatch, command, "--help")
         assert code == 0 and f"Example: statops {command}" in out
+
+
+def test_a_backup_holds_what_links_point_to_and_leaves_out_pipes(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("kept")
+    (ws.home / "linked").symlink_to(outside)
+    os.mkfifo(ws.home / "pipe")
+    summary = backup_workspace(ws, tmp_path / "b.tar.gz")
+    assert summary.prediction_log_rows == 0 and summary.databases == ["statops.db", "mlflow.db"]
+    restored = restore_workspace(summary.archive, tmp_path / "restored")
+    assert restored.models == [] and restored.datasets == 0
+    linked = tmp_path / "restored" / "linked"
+    assert not linked.is_symlink() and (linked / "notes.txt").read_text() == "kept"
+    assert not (tmp_path / "restored" / "pipe").exists()
+    assert (tmp_path / "restored" / "snapshots").is_dir() and (tmp_path / "restored" / "mlartifacts").is_dir()
+    ws.close()

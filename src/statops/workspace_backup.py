@@ -122,13 +122,14 @@ def _count(database: Path, table: str) -> int | None:
 
 def _workspace_files(home: Path, skip: set[Path]) -> Iterator[Path]:
     """Every folder and file in the workspace, in a stable order, without the live databases.
-    Links are followed: the archive holds what they point to (a restore makes no links)."""
+    Links are followed: the archive holds what they point to (a restore makes no links). Sockets,
+    pipes and broken links are no data and are left out."""
     for folder, dirs, files in os.walk(home, followlinks=True):
         dirs.sort()
         base = Path(folder)
         for name in dirs + sorted(files):
             path = base / name
-            if path not in skip:
+            if path not in skip and (path.is_dir() or path.is_file()):
                 yield path
 
 
@@ -191,6 +192,9 @@ def backup_workspace(ws: Workspace, archive: str | Path, force: bool = False,
                         tar.add(path, f"{ARCHIVE_FOLDER}/{path.relative_to(ws.home).as_posix()}", recursive=False)
                     except FileNotFoundError:
                         continue  # removed while we worked (a temporary file); nothing refers to it
+                    except OSError as exc:  # e.g. cut short while we read it
+                        raise StatopsError(f"cannot back up {path}: {exc}; nothing was written, "
+                                           "try again when it is no longer being changed") from exc
                     written += not path.is_dir()
                     done += _size(path)
                     _report(progress, "archiving files", done / total)
