@@ -187,7 +187,8 @@ def _reading(path: Path, kind: str, fmt: TextFormat = UTF8) -> Iterator[None]:
         ) from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"{path.name} is not {fmt.display_encoding} text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            f"{path.name} is not {fmt.display_encoding} text "
+            f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
             "give its encoding with --encoding (e.g. --encoding cp1252 or --encoding latin-1), "
             "or save it as UTF-8"
         ) from exc

@@ -77,7 +77,7 @@ def show(
     counts = [[level, sum(1 for c in h.codes if h.level_of[c] == level)] for level in h.levels]
     if as_json:
         print_json({"name": info.name, "version": info.version, "sha256": info.sha256,
-                    "levels": dict(counts), "codes": h.to_records()})
+                    "levels": {level: n for level, n in counts}, "codes": h.to_records()})
         return
     console.print(table(f"{info.name} version {info.version}", ["level", "codes"], counts))
     top = [c for c in h.codes if h.parents[c] is None][:30]
