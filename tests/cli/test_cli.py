@@ -34,7 +34,7 @@ def home(tmp_path: Path, capsys, monkeypatch) -> Path:  # noqa: ANN001
 def test_help_on_every_command_has_an_example(capsys, monkeypatch) -> None:  # noqa: ANN001
     commands = [["init"], ["classifications", "add"], ["classifications", "list"], ["classifications", "show"],
                 ["data", "add"], ["data", "list"], ["data", "show"], ["train"], ["evaluate"],
-                ["models", "list"], ["models", "show"], ["score"], ["demo"]]
+                ["models", "list"], ["models", "show"], ["score"], ["demo"], ["backup"], ["restore"]]
     for command in commands:
         code, out, _ = run(capsys, monkeypatch, *command, "--help")
         assert code == 0 and "Example: statops " + command[0] in out, command

@@ -11,6 +11,7 @@ from statops.cli.common import (
     HomeOption,
     JsonOption,
     console,
+    if_interrupted,
     open_workspace,
     print_json,
     progress_bars,
@@ -23,6 +24,7 @@ def init(home: HomeOption = None) -> None:
     """Create a workspace: our store, an MLflow tracking and registry store, an artifact folder.
     On an existing workspace, bring it up to date (it is safe to run again)."""
     quiet_libraries()
+    if_interrupted("the workspace may be incomplete; run statops init again to finish it")
     ws = Workspace.init(home)
     if ws.existed:
         console.print(f"[green]Workspace already existed[/] at {ws.home}; brought it up to date")
@@ -53,6 +55,7 @@ def backup(
     server) are not included; the command says so."""
     from statops.workspace_backup import backup_workspace
 
+    if_interrupted(f"no {file.name} was written; the workspace is unchanged")
     ws = open_workspace(home)
     with progress_bars() as bars:
         summary = backup_workspace(ws, file, force=force, progress=None if as_json else bars.stages("Backing up"))
@@ -81,6 +84,7 @@ def restore(
     from statops.workspace_backup import restore_workspace
 
     quiet_libraries()
+    if_interrupted(f"nothing was restored into {directory}")
     with progress_bars() as bars:
         summary = restore_workspace(file, directory, progress=None if as_json else bars.stages("Restoring"))
     if as_json:
