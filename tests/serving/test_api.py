@@ -111,6 +111,9 @@ def test_version_and_alias_choose_the_model(trained, client) -> None:  # noqa: A
     # The same loaded version, asked for by number: no alias chose it.
     body = predict(client, "occupation-live", ["bus driver"], version=1).json()
     assert body["model"] == {"name": "occupation-live", "version": "1", "alias": None}
+    # Both: the version, served while the alias names it (409 otherwise, see the bad-input test).
+    body = predict(client, "occupation-live", ["bus driver"], version=1, alias="production").json()
+    assert body["model"] == {"name": "occupation-live", "version": "1", "alias": "production"}
 
 
 def test_model_listing_and_detail(trained, client) -> None:  # noqa: ANN001
@@ -122,8 +125,13 @@ def test_model_listing_and_detail(trained, client) -> None:  # noqa: ANN001
     version = detail["versions"][0]
     assert 0 < version["threshold"] < 1 and version["target_accuracy"] == 0.95
     assert 0 < version["metrics"]["dev_accuracy"] <= 1 and version["retired"] is None
+    # Versions are strings everywhere: latest, aliases, serves, each version, the predict answer.
+    assert next(m for m in listed if m["name"] == "occupation-live")["aliases"] == {"production": "1"}
+    assert all(isinstance(m["latest"], str) and all(isinstance(v, str) for v in m["aliases"].values())
+               for m in listed)
     live = client.get("/v1/models/occupation-live").json()
     assert live["aliases"] == {"production": "1"} and live["serves"] == "1"
+    assert [v["version"] for v in live["versions"]] == ["1", "2"]
     assert [v["aliases"] for v in live["versions"]] == [["production"], []]
     odd = client.get("/v1/models/occupation-odd").json()
     assert odd["versions"][0]["retired"] == "replaced by version 2"
@@ -136,7 +144,8 @@ def test_bad_input_gets_a_clear_4xx_never_a_500(trained, client) -> None:  # noq
     assert_problem(predict(client, "bad name!", ["x"]), 404, "unknown model")
     assert_problem(predict(client, trained.model, ["x"], version=99), 404, "no version 99")
     assert_problem(predict(client, trained.model, ["x"], alias="nope"), 404, "no alias 'nope'")
-    assert_problem(predict(client, trained.model, ["x"], version=1, alias="production"), 422, "not both")
+    assert_problem(predict(client, "occupation-live", ["x"], version=2, alias="production"), 409,
+                   "alias 'production' of model occupation-live names version 1, not 2")
     assert_problem(predict(client, "occupation-odd", ["x"], version=1), 409, "retired", "replaced by version 2")
     assert_problem(predict(client, "occupation-odd", ["x"], version=2), 409, "cannot be loaded", "MLmodel")
 
@@ -145,8 +154,23 @@ def test_bad_input_gets_a_clear_4xx_never_a_500(trained, client) -> None:  # noq
     assert_problem(client.post(url, json={"records": []}), 422, "records")
     assert_problem(client.post(url, json={"records": [{"text": 5}]}), 422, "records[0].text")
     assert_problem(client.post(url, json=[1, 2]), 422)
-    assert_problem(client.post(url, content=b"{not json", headers={"content-type": "application/json"}), 422)
+    assert_problem(client.post(url, content=b"", headers={"content-type": "application/json"}), 422, "body")
     assert_problem(predict(client, trained.model, ["x"], version=0), 422, "version")
+    assert_problem(predict(client, trained.model, ["x"], version="abc"), 422, "version")
+    assert_problem(predict(client, trained.model, ["x"], version=2**31), 422, "version")
+    assert_problem(predict(client, trained.model, ["x"], alias=""), 422, "alias")
+
+    # A body that is not JSON is a 400; one sent as another type, a 415.
+    assert_problem(client.post(url, content=b"{not json", headers={"content-type": "application/json"}), 400,
+                   "not valid JSON", "position 1")
+    assert_problem(client.post(url, content=b'{"records": [{"text": "\xff"}]}',
+                               headers={"content-type": "application/json"}), 400, "could not be read as JSON")
+    assert_problem(client.post(url, content=b"not json"), 415, "application/json", "no content type")
+    assert_problem(client.post(url, content=b'{"records": [{"text": "x"}]}', headers={"content-type": "text/plain"}),
+                   415, "not text/plain")
+    assert predict(client, trained.model, ["x"]).status_code == 200  # the same body as JSON is fine
+    assert client.post(url, content=b'{"records": [{"text": "x"}]}',
+                       headers={"content-type": "application/json; charset=utf-8"}).status_code == 200
 
     assert_problem(predict(client, trained.model, ["x"] * 501), 413, "501 records", "limit is 500")
     big = json.dumps({"records": [{"text": "x" * 9000}] * 30}).encode()  # > 256 KiB
@@ -156,7 +180,9 @@ def test_bad_input_gets_a_clear_4xx_never_a_500(trained, client) -> None:  # noq
     assert_problem(streamed, 413, "larger")
 
     assert_problem(client.get("/v2/nothing"), 404, "no route")
-    assert_problem(client.get(url), 405)
+    assert assert_problem(client.get(url), 405) and client.get(url).headers["allow"] == "POST"
+    # Only bodies of requests that carry one are limited: a GET's is not read.
+    assert client.request("GET", "/healthz", content=big).status_code == 200
     metrics = client.get("/metrics").text
     assert 'status="500"' not in metrics
 
@@ -183,10 +209,30 @@ def test_openapi_is_complete_and_docs_work_offline(client) -> None:  # noqa: ANN
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]) == {"/v1/models/{name}/predict", "/v1/models", "/v1/models/{name}",
                                   "/healthz", "/readyz", "/metrics"}
+    statuses = {f"{method.upper()} {path}": set(operation["responses"])
+                for path, item in spec["paths"].items() for method, operation in item.items()}
+    assert statuses == {
+        "POST /v1/models/{name}/predict": {"200", "400", "404", "409", "413", "415", "422", "503"},
+        "GET /v1/models": {"200"}, "GET /v1/models/{name}": {"200", "404"}, "GET /healthz": {"200"},
+        "GET /readyz": {"200", "503"}, "GET /metrics": {"200"}}
+    for item in spec["paths"].values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                if status != "200":  # errors are problem+json only
+                    assert list(response["content"]) == [PROBLEM]
     responses = spec["paths"]["/v1/models/{name}/predict"]["post"]["responses"]
-    assert set(responses) == {"200", "404", "409", "413", "422", "503"}
     assert responses["404"]["content"][PROBLEM]["schema"]["$ref"] == "#/components/schemas/Problem"
+    ready = spec["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert ready["content"][PROBLEM]["schema"]["$ref"] == "#/components/schemas/NotReady"
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+    schemas = spec["components"]["schemas"]
+    version = {"type": "string", "pattern": "^[1-9][0-9]*$"}
+    for where in (schemas["ModelVersionInfo"]["properties"]["version"], schemas["VersionDetail"]["properties"]["version"],
+                  schemas["ModelSummary"]["properties"]["aliases"]["additionalProperties"],
+                  schemas["ModelDetail"]["properties"]["aliases"]["additionalProperties"],
+                  schemas["ModelSummary"]["properties"]["latest"]["anyOf"][0],
+                  schemas["ModelDetail"]["properties"]["serves"]["anyOf"][0]):
+        assert version.items() <= where.items(), where
     for schema in ("PredictRequest", "PredictResponse", "Prediction", "ModelDetail", "Problem", "Readiness"):
         assert schema in spec["components"]["schemas"]
     docs = client.get("/docs")

@@ -22,7 +22,7 @@ from statops.serving.batching import Batcher
 from statops.serving.cache import ModelCache
 from statops.serving.metrics import BodySizeLimit, MetricsMiddleware, ServingMetrics, counter, gauge
 from statops.serving.prediction_log import PredictionLogWriter
-from statops.serving.problems import install_problem_handlers
+from statops.serving.problems import PROBLEM_JSON, install_problem_handlers
 from statops.settings import Settings, load_settings
 from statops.workspace import Workspace
 
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
     _install_docs(app)
+    _install_openapi(app)
 
     from statops.serving.routes import operations, v1
 
@@ -144,6 +145,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def open_workspace(settings: Settings) -> Workspace:
     """The workspace the server serves; a missing or outdated one stops start-up with the fix."""
     return Workspace.open(settings.home, **settings.model_dump(exclude={"home"}))
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """The OpenAPI document as FastAPI builds it, made exact: errors are application/problem+json
+    only, and no route lists FastAPI's default 422 schema (the routes that can answer 422 say so)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                for status, response in list(responses.items()):
+                    content = response.get("content", {})
+                    if _refers_to(content, "HTTPValidationError"):
+                        del responses[status]
+                    elif status[0] in "45" and PROBLEM_JSON in content:
+                        content.pop("application/json", None)
+        schemas = document.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _refers_to(content: dict[str, Any], schema: str) -> bool:
+    return any(media.get("schema", {}).get("$ref", "").endswith(f"/{schema}") for media in content.values())
 
 
 def swagger_ui_folder() -> Path:

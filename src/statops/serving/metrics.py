@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -82,14 +83,17 @@ class MetricsMiddleware:
 
 
 class BodySizeLimit:
-    """Refuses bodies over `max_bytes` with 413: by their declared size, or while reading a chunked one."""
+    """Refuses bodies over `max_bytes` with 413: by their declared size, or while reading a chunked one.
+
+    Only requests of methods that carry a body: no GET, HEAD or OPTIONS route reads one.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in BODILESS_METHODS:
             await self.app(scope, receive, send)
             return
         from statops.serving.problems import problem_response

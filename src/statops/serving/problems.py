@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import email.message
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -47,11 +48,39 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str:
 
 
 def validation_problem(request: Request, exc: RequestValidationError) -> Response:
-    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+    """422 naming each invalid field; 400 for a body that is not JSON; 415 for a body sent as another type."""
+    problems = exc.errors()
+    unparsed = next((e for e in problems if e.get("type") == "json_invalid"), None)
+    if unparsed is not None:
+        position = unparsed.get("loc", ("body", "?"))[-1]
+        why = (unparsed.get("ctx") or {}).get("error", "invalid JSON")
+        return problem_response(400, f"the body is not valid JSON: {why} (at position {position})",
+                                request.url.path)
+    if _body_of_another_type(request, problems):
+        sent = request.headers.get("content-type") or "no content type"
+        return problem_response(415, f"the body must be JSON sent as application/json, not {sent}",
+                                request.url.path)
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in problems]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     if len(errors) > 5:
         detail += f"; and {len(errors) - 5} more"
     return problem_response(422, detail, request.url.path, errors)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """application/json or application/*+json, with or without parameters (as FastAPI parses them)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _body_of_another_type(request: Request, problems: Sequence[Any]) -> bool:
+    """FastAPI leaves a body it did not parse as JSON as bytes, which then fails validation."""
+    return (not _is_json(request.headers.get("content-type"))
+            and any(e.get("loc", ())[:1] == ("body",) and isinstance(e.get("input"), bytes) for e in problems))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -71,6 +100,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}; see /docs"
+        elif exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not read the body
+            detail = f"the body could not be read as JSON: {type(exc.__cause__).__name__}: {exc.__cause__}"[:500]
         return problem_response(exc.status_code, detail, request.url.path, headers=exc.headers)
 
     @app.exception_handler(Exception)
@@ -80,13 +111,26 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 request.url.path)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error statuses."""
-    what = {
-        404: "unknown model, version or alias", 409: "version retired or cannot be loaded",
-        413: "too many records or too large a body", 422: "invalid body or parameter (names the field)",
-        503: "not ready, or the prediction log is too far behind (retry)",
-    }
-    return {status: {"model": Problem, "description": what.get(status, HTTPStatus(status).phrase),
-                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-            for status in statuses}
+WHEN = {
+    400: "the body is not JSON (or not UTF-8)",
+    404: "unknown model, version or alias",
+    409: "version retired or cannot be loaded, or the alias names another version than `version`",
+    413: "too many records or too large a body",
+    415: "the body is not sent as application/json",
+    422: "invalid body or parameter (`errors` names each field)",
+    503: "the prediction log is too far behind (retry after `Retry-After` seconds)",
+}
+
+
+def problem_responses(*statuses: int, model: type[Problem] = Problem,
+                      description: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given error statuses, each an application/problem+json body."""
+    ref = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        responses[status] = {"model": model, "description": description or WHEN.get(status, HTTPStatus(status).phrase),
+                             "content": {PROBLEM_JSON: ref}}
+        if status == 503 and model is Problem:  # what the StatopsError handler sends with a 503
+            responses[status]["headers"] = {"Retry-After": {
+                "description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}}
+    return responses

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from statops.errors import InvalidInput, NotFound
+from statops.errors import Conflict, NotFound
 from statops.names import NAME_PATTERN
 from statops.registry import PRODUCTION_ALIAS, list_models, model_versions
 from statops.registry.versions import registered_model
@@ -25,6 +25,7 @@ from statops.serving.schemas import (
     Health,
     ModelDetail,
     ModelList,
+    NotReady,
     PredictRequest,
     PredictResponse,
     Readiness,
@@ -33,6 +34,7 @@ from statops.serving.schemas import (
 v1 = APIRouter(prefix="/v1", tags=["models"])
 operations = APIRouter(tags=["operations"])
 
+MAX_VERSION = 2**31 - 1  # MLflow keeps version numbers as 32-bit integers
 ModelName = Annotated[str, Path(description="registered model name", examples=["occupation"])]
 
 
@@ -51,33 +53,35 @@ def check_model_name(name: str) -> None:
 
 @v1.post(
     "/models/{name}/predict", response_model=PredictResponse,
-    responses=problem_responses(404, 409, 413, 422, 503),
+    responses=problem_responses(400, 404, 409, 413, 415, 422, 503),
     summary="Code records with a model",
     description="Codes each record's text with the model version chosen by `version`, `alias`, or by "
-    "default the model's `production` alias, else its latest version (as `statops score` does). The "
-    "values are those `statops score` writes for the same texts. Each prediction is logged under its `id`.",
+    "default the model's `production` alias, else its latest version (as `statops score` does). With both "
+    "`version` and `alias`, the version is served only while the alias names it (else 409). The values are "
+    "those `statops score` writes for the same texts. Each prediction is logged under its `id`.",
 )
 async def predict(
     name: ModelName,
     body: PredictRequest,
     request: Request,
-    version: Annotated[int | None, Query(ge=1, description="a version number")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="a version number")] = None,
     alias: Annotated[str | None, Query(min_length=1, max_length=100,
                                        description="an alias, e.g. production or challenger")] = None,
 ) -> Response:
     rt = runtime(request)
     check_model_name(name)
-    if version is not None and alias is not None:
-        raise InvalidInput("give either version or alias, not both")
     records = body.records
     if len(records) > rt.settings.serve_max_records:
         raise PayloadTooLarge(f"{len(records):,} records in one request; the limit is "
                               f"{rt.settings.serve_max_records:,} (STATOPS_SERVE_MAX_RECORDS)")
-    key = (name, None if version is None else str(version), alias)
+    # With both, the alias chooses and the version is what the caller expects it to name.
+    key = (name, None, alias) if alias is not None else (name, None if version is None else str(version), None)
     served = rt.cache.peek(key)
     if served is None:
         served = await run_in_threadpool(rt.cache.get, key)
     ref = served.ref
+    if alias is not None and version is not None and ref.version != str(version):
+        raise Conflict(f"alias {alias!r} of model {name} names version {ref.version}, not {version}")
     texts = [record.text for record in records]
     columns = await rt.batcher.predict((ref.name, ref.version), served.model, texts)
     ids = [new_id() for _ in texts]
@@ -100,13 +104,14 @@ async def predict(
 
 @v1.get("/models", response_model=ModelList, summary="List registered models")
 def models(request: Request) -> Response:
-    listed = list_models(runtime(request).ws)
-    for model in listed:
-        model["latest"] = None if model["latest"] is None else str(model["latest"])
+    listed = []
+    for model in list_models(runtime(request).ws):
+        listed.append({**model, "latest": _version(model["latest"]),
+                       "aliases": {alias: str(v) for alias, v in model["aliases"].items()}})
     return json_response({"models": listed})
 
 
-@v1.get("/models/{name}", response_model=ModelDetail, responses=problem_responses(404, 422),
+@v1.get("/models/{name}", response_model=ModelDetail, responses=problem_responses(404),
         summary="A model: its versions, aliases, thresholds and key metrics")
 def model_detail(name: ModelName, request: Request) -> Response:
     check_model_name(name)
@@ -116,7 +121,7 @@ def model_detail(name: ModelName, request: Request) -> Response:
     for item in model_versions(ws, name):
         tags = item["tags"]
         versions.append({
-            "version": item["version"], "aliases": item["aliases"], "status": item["status"],
+            "version": str(item["version"]), "aliases": item["aliases"], "status": item["status"],
             "retired": retired_reason(tags), "threshold": _number(tags.get("threshold")),
             "target_accuracy": _number(tags.get("target_accuracy")),
             "classification": tags.get("classification"), "dataset": tags.get("dataset"),
@@ -125,6 +130,11 @@ def model_detail(name: ModelName, request: Request) -> Response:
         })
     serves = aliases.get(PRODUCTION_ALIAS) or (versions[-1]["version"] if versions else None)
     return json_response({"name": name, "aliases": aliases, "serves": serves, "versions": versions})
+
+
+def _version(value: Any) -> str | None:
+    """Versions are strings everywhere in the API (MLflow gives numbers in some places)."""
+    return None if value is None else str(value)
 
 
 def _number(value: str | None) -> float | None:
@@ -143,8 +153,7 @@ async def healthz() -> Response:
 
 @operations.get(
     "/readyz", response_model=Readiness, summary="Store and registry reachable, preloaded models loaded",
-    responses={503: {"description": "not ready: the body says which check failed",
-                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+    responses=problem_responses(503, model=NotReady, description="not ready: `checks` says which check failed"),
 )
 def readyz(request: Request) -> Response:
     rt = runtime(request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,11 +26,15 @@ class PredictRequest(BaseModel):
     records: list[Record] = Field(min_length=1, description="the records, in order")
 
 
+VersionNumber = Annotated[str, Field(pattern=r"^[1-9][0-9]*$", examples=["3"],
+                                     description="a version number, as a string (as everywhere in the API)")]
+
+
 class ModelVersionInfo(BaseModel):
     """The version that answered, and how it was chosen."""
 
     name: str
-    version: str
+    version: VersionNumber
     alias: str | None = Field(description="the alias that chose the version, if one did")
 
 
@@ -46,7 +50,8 @@ class Prediction(BaseModel):
     code: str = Field(description="the most likely code")
     title: str = Field(description="the code's title in the classification")
     confidence: float = Field(ge=0, le=1, description="calibrated probability that the code is right")
-    decision: str = Field(description="'auto' (confidence at or above the threshold) or 'review'")
+    decision: Literal["auto", "review"] = Field(
+        description="'auto' (confidence at or above the threshold) or 'review'")
     alternatives: list[Alternative] = Field(description="the top five codes with probabilities")
 
 
@@ -59,11 +64,11 @@ class ModelSummary(BaseModel):
     """A registered model."""
 
     name: str
-    versions: int
-    latest: str | None
-    aliases: dict[str, str]
-    task: str | None
-    classification: str | None
+    versions: int = Field(ge=0, description="how many versions are registered")
+    latest: VersionNumber | None = Field(description="the newest version; null when there is none yet")
+    aliases: dict[str, VersionNumber] = Field(description="each alias with the version it names")
+    task: str | None = Field(description="the newest version's task (e.g. coding)")
+    classification: str | None = Field(description="the newest version's classification (name@version)")
 
 
 class ModelList(BaseModel):
@@ -73,8 +78,8 @@ class ModelList(BaseModel):
 class VersionDetail(BaseModel):
     """One version of a model: aliases, decision threshold, key metrics on its dev data."""
 
-    version: str
-    aliases: list[str]
+    version: VersionNumber
+    aliases: list[str] = Field(description="the aliases that name this version")
     status: str
     retired: str | None = Field(description="why the version is retired; null when it is in service")
     threshold: float | None
@@ -83,24 +88,39 @@ class VersionDetail(BaseModel):
     dataset: str | None
     created: str = Field(description="registration time, ISO 8601 UTC")
     run_id: str | None
-    metrics: dict[str, float] = Field(description="key metrics from the training run (dev data)")
+    metrics: dict[str, float | None] = Field(
+        description="key metrics from the training run (dev data); null where a value is not a finite number")
     tags: dict[str, str]
 
 
 class ModelDetail(BaseModel):
     name: str
-    aliases: dict[str, str]
-    serves: str | None = Field(description="the version a bare request for this model gets")
+    aliases: dict[str, VersionNumber] = Field(description="each alias with the version it names")
+    serves: VersionNumber | None = Field(description="the version a bare request for this model gets")
     versions: list[VersionDetail]
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok"]
+
+
+class ReadinessChecks(BaseModel):
+    """Each check: 'ok', or 'failed: ' and why."""
+
+    store: str
+    registry: str
+    preloaded: dict[str, str] = Field(description="each preloaded model: 'loading', 'loaded' or 'failed: ...'")
+    prediction_log: str
 
 
 class Readiness(BaseModel):
-    status: str = Field(description="'ready' or 'not ready'")
-    checks: dict[str, Any] = Field(description="store, registry and preloaded models, each with its state")
+    status: Literal["ready"]
+    checks: ReadinessChecks
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="where, e.g. records[3].text or version")
+    message: str
 
 
 class Problem(BaseModel):
@@ -110,10 +130,16 @@ class Problem(BaseModel):
         "type": "about:blank", "title": "Not Found", "status": 404,
         "detail": "unknown model nope; registered models: occupation", "instance": "/v1/models/nope/predict"}})
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = Field(
-        default=None, description="for invalid input: each invalid field ('field') and what is wrong ('message')")
+    type: str = Field(default="about:blank", description="always about:blank: `title` is the status' phrase")
+    title: str = Field(description="the HTTP status' phrase")
+    status: int = Field(ge=400, le=599, description="the HTTP status")
+    detail: str = Field(description="what is wrong and, where there is one, the fix")
+    instance: str | None = Field(default=None, description="the request's path")
+    errors: list[FieldError] | None = Field(
+        default=None, description="for invalid input (422): each invalid field and what is wrong with it")
+
+
+class NotReady(Problem):
+    """/readyz when not ready: a problem with the state of each check."""
+
+    checks: ReadinessChecks
