@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.measure import Measurement
+from rich.padding import Padding
+from rich.table import Table
 
-from statops.cli.common import HomeOption, console, evaluation_table, open_workspace, pct, progress_bars, table
+from statops.cli.common import (
+    HomeOption,
+    JsonOption,
+    WideOption,
+    console,
+    evaluation_table,
+    open_workspace,
+    pct,
+    print_json,
+    progress_bars,
+    table,
+)
+
+if TYPE_CHECKING:
+    from statops.coding import Evaluation
+    from statops.registry import EvaluationFiles, EvaluationRecord, VersionDetail
 
 models_app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
+
+SHOWN_IN_TERMINAL = 5  # worst codes and confusions printed; the files and the report hold 20
+
+
+def _print(rendered: Table, wide: bool = False) -> None:
+    """A table at the console's width, or with --wide at the width its columns need."""
+    if not wide:
+        console.print(rendered)
+        return
+    needed = Measurement.get(console, console.options.update_width(10_000), rendered).maximum
+    Console(width=max(console.width, needed), force_terminal=console.is_terminal,
+            no_color=console.no_color).print(rendered)
+
+
+def _files(files: EvaluationFiles) -> None:
+    """Where the evaluation's files are; the folder is printed whole (soft-wrapped) so it can be copied."""
+    console.print(f"Logged as MLflow run {files.run_id}; its files are in", highlight=False)
+    console.print(f"  {files.location}", highlight=False, soft_wrap=True)
+    listing = Table.grid(padding=(0, 2))
+    listing.add_column(no_wrap=True)
+    listing.add_column(overflow="fold")
+    for name, about in files.files.items():
+        listing.add_row(name, about)
+    console.print(Padding(listing, (0, 0, 0, 2)), highlight=False)
 
 
 def train(
@@ -39,59 +82,156 @@ def train(
     console.print(evaluation_table("Quality on the dev data (threshold chosen out-of-fold)", result.dev_evaluation))
     console.print(f"Registered [bold]{registered.name}[/] version {registered.version} "
                   f"(MLflow run {registered.run_id})")
+    if registered.dev_evaluation:
+        console.print("The dev evaluation's per-code table, confusions, worst codes and report are in", highlight=False)
+        console.print(f"  {registered.dev_evaluation.location}", highlight=False, soft_wrap=True)
+
+
+def _level_table(evaluation: Evaluation) -> Table:
+    rows = [[r.level, f"{r.codes:,}", f"{r.records:,}", pct(r.accuracy), pct(r.auto_coded_accuracy)]
+            for r in evaluation.levels]
+    return table("Accuracy by level", ["level", "codes", "records", "accuracy", "auto-coded accuracy"], rows)
+
+
+def _summary_table(evaluation: Evaluation) -> Table:
+    rows = [
+        ["top-5 accuracy", pct(evaluation.top5_accuracy)],
+        ["macro-F1", f"{evaluation.macro_f1:.3f}"],
+        ["expected calibration error", f"{evaluation.ece:.3f}"],
+        [f"auto-coded at target {evaluation.target_accuracy:.0%}", pct(evaluation.auto_coded_share)],
+        ["accuracy of auto-coded records", pct(evaluation.auto_coded_accuracy)],
+        ["confidence threshold", f"{evaluation.threshold:.4f}"],
+        ["records", f"{evaluation.records:,}"],
+    ]
+    return table("Overall", ["measure", "value"], rows)
+
+
+def _coded(code: str | None, title: str) -> str:
+    return f"{code} {title}".strip() if code else "-"
+
+
+def _worst_table(evaluation: Evaluation) -> Table:
+    rows = [[_coded(c.code, c.title), f"{c.support:,}", f"{c.f1:.2f}", pct(c.recall),
+             _coded(c.confused_with, c.confused_with_title)] for c in evaluation.worst_codes[:SHOWN_IN_TERMINAL]]
+    return table(f"Worst-coded codes (lowest F1, at least {evaluation.worst_codes_min_support} records)",
+                 ["code", "records", "F1", "recall", "most often coded as"], rows)
+
+
+def _confusion_table(evaluation: Evaluation) -> Table:
+    rows = [[_coded(c.true_code, c.true_title), _coded(c.predicted_code, c.predicted_title), f"{c.count:,}"]
+            for c in evaluation.confusions[:SHOWN_IN_TERMINAL]]
+    return table("Most frequent confusions", ["true code", "coded as", "records"], rows)
 
 
 def evaluate(
     model: Annotated[str, typer.Argument(help="MODEL (production alias, else latest), MODEL@ALIAS or MODEL/VERSION.")],
     data: Annotated[str, typer.Option("--data", help="Labelled dataset, NAME or NAME@N.")],
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the evaluation as one self-contained HTML page (FILE.html; opens offline).",
+        show_default=False)] = None,
+    json_output: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Evaluate a registered model on a labelled dataset; logged to MLflow."""
+    """Evaluate a registered model on a labelled dataset: accuracy by level, per-code quality, the
+    most frequent confusions and the worst-coded codes; logged to MLflow with its tables and report."""
     from statops.registry import evaluate_version
 
     ws = open_workspace(home)
-    outcome = evaluate_version(ws, model, data)
-    console.print(evaluation_table(f"{outcome.model.describe()} on {outcome.dataset.ref}", outcome.evaluation))
-    console.print(f"Logged as MLflow run {outcome.run_id}")
+    outcome = evaluate_version(ws, model, data, report)
+    if json_output:
+        print_json(outcome.summary())
+        return
+    evaluation = outcome.evaluation
+    console.print(f"[bold]{outcome.model.describe()}[/] on {outcome.dataset.ref}: "
+                  f"{pct(evaluation.accuracy)} of {evaluation.records:,} records coded right")
+    console.print(_level_table(evaluation))
+    console.print(_summary_table(evaluation))
+    if evaluation.worst_codes:
+        console.print(_worst_table(evaluation))
+    if evaluation.confusions:
+        console.print(_confusion_table(evaluation))
+    _files(outcome.files)
+    if outcome.report:
+        console.print(f"Report written to {outcome.report}", highlight=False, soft_wrap=True)
 
 
 @models_app.command("list", epilog="Example: statops models list")
-def models_list(home: HomeOption = None) -> None:
+def models_list(json_output: JsonOption = False, wide: WideOption = False, home: HomeOption = None) -> None:
     """List registered models."""
     from statops.registry import list_models
 
     rows = list_models(open_workspace(home))
+    if json_output:
+        print_json(rows)
+        return
     if not rows:
         console.print("No models yet. Train one with: statops train MODEL --data DATASET")
         return
-    console.print(table("Models", ["model", "task", "classification", "versions", "latest", "aliases"], [
-        [r["name"], r["task"], r["classification"], r["versions"], r["latest"],
-         ", ".join(f"{a}={v}" for a, v in sorted(r["aliases"].items()))] for r in rows]))
+    columns = ["model", "classification", "versions", "latest", "aliases"] + (["task"] if wide else [])
+    _print(table("Models", columns, [
+        [r["name"], r["classification"], r["versions"], r["latest"],
+         ", ".join(f"{a}={v}" for a, v in sorted(r["aliases"].items()))] + ([r["task"]] if wide else [])
+        for r in rows]), wide)
+
+
+def _version_row(v: VersionDetail, wide: bool) -> list[Any]:
+    dev = v.dev
+    accuracy, auto = (pct(dev.accuracy), pct(dev.auto_coded_share)) if dev else ("-", "-")
+    if not wide:
+        return [v.version, ", ".join(v.aliases), v.trained_on, accuracy, auto, f"{v.created:%Y-%m-%d}"]
+    return [v.version, ", ".join(v.aliases), v.trained_on, v.classification, v.cycle, accuracy,
+            pct(dev.top5_accuracy) if dev else "-", f"{dev.ece:.3f}" if dev and dev.ece is not None else "-",
+            auto, pct(dev.auto_coded_accuracy) if dev else "-",
+            f"{v.threshold:.4f}" if v.threshold is not None else "-", v.status,
+            f"{v.created:%Y-%m-%d %H:%M}", v.run_id]
+
+
+VERSION_COLUMNS = ["version", "aliases", "trained on", "accuracy", "auto-coded", "created"]
+VERSION_COLUMNS_WIDE = ["version", "aliases", "trained on", "classification", "cycle", "accuracy", "top-5", "ECE",
+                        "auto-coded", "auto-coded accuracy", "threshold", "status", "created", "MLflow run"]
+
+
+def _evaluation_row(version: str, e: EvaluationRecord, wide: bool) -> list[Any]:
+    dataset = f"{e.dataset} (dev)" if e.kind == "dev" else e.dataset
+    if not wide:
+        return [version, dataset, pct(e.accuracy), pct(e.auto_coded_share), f"{e.when:%Y-%m-%d %H:%M}"]
+    return [version, dataset, f"{e.records:,}" if e.records is not None else "-", pct(e.accuracy),
+            pct(e.top5_accuracy), pct(e.auto_coded_share), pct(e.auto_coded_accuracy),
+            f"{e.when:%Y-%m-%d %H:%M}", e.run_id]
+
+
+EVALUATION_COLUMNS = ["version", "data", "accuracy", "auto-coded", "when"]
+EVALUATION_COLUMNS_WIDE = ["version", "data", "records", "accuracy", "top-5", "auto-coded", "auto-coded accuracy",
+                           "when", "MLflow run"]
 
 
 @models_app.command("show", epilog="Example: statops models show occupation")
 def models_show(
     model: Annotated[str, typer.Argument(help="Registered model name.")],
+    json_output: JsonOption = False,
+    wide: WideOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Show every version of a model: data, threshold, aliases and key quality measures."""
-    from statops.registry import model_versions
+    """Show every version of a model (data, aliases, dev quality) and every evaluation of each."""
+    from statops.registry import version_details
 
-    versions = model_versions(open_workspace(home), model)
-    rows = []
-    for v in versions:
-        m, tags = v["metrics"], v["tags"]
-        created = datetime.fromtimestamp(v["created"] / 1000, UTC)
-        rows.append([v["version"], ", ".join(v["aliases"]), tags.get("dataset"), tags.get("classification"),
-                     tags.get("cycle"), pct(m.get("dev_accuracy")), pct(m.get("dev_top5_accuracy")),
-                     f"{m['dev_ece']:.3f}" if "dev_ece" in m else "-", pct(m.get("dev_auto_coded_share")),
-                     tags.get("threshold"), f"{created:%Y-%m-%d %H:%M}"])
-    console.print(table(f"Model {model}", ["version", "aliases", "trained on", "classification", "cycle",
-                                           "accuracy", "top-5", "ECE", "auto-coded", "threshold", "created"], rows))
+    versions = version_details(open_workspace(home), model)
+    if json_output:
+        print_json({"name": model, "versions": [v.as_dict() for v in versions]})
+        return
+    _print(table(f"Model {model} (accuracy and auto-coded share on its dev data)",
+                 VERSION_COLUMNS_WIDE if wide else VERSION_COLUMNS,
+                 [_version_row(v, wide) for v in versions]), wide)
+    evaluations = [_evaluation_row(v.version, e, wide) for v in versions for e in v.evaluations]
+    _print(table("Evaluations (dev: the training run's own, threshold chosen out-of-fold)",
+                 EVALUATION_COLUMNS_WIDE if wide else EVALUATION_COLUMNS, evaluations), wide)
+    if not wide:
+        console.print("[dim]More columns: --wide; everything for scripts: --json[/]")
 
 
 def register(app: typer.Typer) -> None:
     app.command("train", epilog="Example: statops train occupation --data soc-train --dev soc-dev "
                 "--target-accuracy 0.95")(train)
-    app.command("evaluate", epilog="Example: statops evaluate occupation/1 --data soc-test")(evaluate)
+    app.command("evaluate", epilog="Example: statops evaluate occupation/1 --data soc-test "
+                "--report occupation-1.html")(evaluate)
     app.add_typer(models_app, name="models")
