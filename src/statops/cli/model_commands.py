@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
 
@@ -20,6 +18,7 @@ from statops.cli.common import (
     open_workspace,
     pct,
     print_json,
+    print_wide,
     progress_bars,
     table,
 )
@@ -35,12 +34,10 @@ SHOWN_IN_TERMINAL = 5  # worst codes and confusions printed; the files and the r
 
 def _print(rendered: Table, wide: bool = False) -> None:
     """A table at the console's width, or with --wide at the width its columns need."""
-    if not wide:
+    if wide:
+        print_wide(rendered)
+    else:
         console.print(rendered)
-        return
-    needed = Measurement.get(console, console.options.update_width(10_000), rendered).maximum
-    Console(width=max(console.width, needed), force_terminal=console.is_terminal,
-            no_color=console.no_color).print(rendered)
 
 
 def _files(files: EvaluationFiles) -> None:
@@ -110,17 +107,27 @@ def _coded(code: str | None, title: str) -> str:
     return f"{code} {title}".strip() if code else "-"
 
 
+def _titles_share(rendered: Table, text_columns: list[int]) -> Table:
+    """Code-and-title columns share the width left by the number columns, which stay whole; left to
+    itself rich would give the first title its full length and crush the rest."""
+    rendered.expand = True
+    for index, column in enumerate(rendered.columns):
+        column.ratio = 1 if index in text_columns else None
+        column.no_wrap = index not in text_columns
+    return rendered
+
+
 def _worst_table(evaluation: Evaluation) -> Table:
     rows = [[_coded(c.code, c.title), f"{c.support:,}", f"{c.f1:.2f}", pct(c.recall),
              _coded(c.confused_with, c.confused_with_title)] for c in evaluation.worst_codes[:SHOWN_IN_TERMINAL]]
-    return table(f"Worst-coded codes (lowest F1, at least {evaluation.worst_codes_min_support} records)",
-                 ["code", "records", "F1", "recall", "most often coded as"], rows)
+    return _titles_share(table(f"Worst-coded codes (lowest F1, at least {evaluation.worst_codes_min_support} records)",
+                               ["code", "records", "F1", "recall", "most often coded as"], rows), [0, 4])
 
 
 def _confusion_table(evaluation: Evaluation) -> Table:
     rows = [[_coded(c.true_code, c.true_title), _coded(c.predicted_code, c.predicted_title), f"{c.count:,}"]
             for c in evaluation.confusions[:SHOWN_IN_TERMINAL]]
-    return table("Most frequent confusions", ["true code", "coded as", "records"], rows)
+    return _titles_share(table("Most frequent confusions", ["true code", "coded as", "records"], rows), [0, 1])
 
 
 def evaluate(
