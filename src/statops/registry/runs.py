@@ -50,22 +50,30 @@ with _without_type_hint_advice():
 
 
 @contextmanager
-def _mlflow_chatter_off() -> Iterator[None]:
-    """Hide what MLflow prints on its own while it logs and registers a model ("Successfully
-    registered model", "Created version", "Validating input example"): statops reports the outcome.
-
-    MLflow prints these to its logging stream (with `print`, not only logging); its warnings still
-    reach the log at WARNING and above once the stream is back.
-    """
+def _mlflow_info_off() -> Iterator[None]:
+    """MLflow logs progress at INFO while it logs a model ("Validating input example against model
+    signature"); statops reports the outcome itself. Its warnings still show."""
     logger = logging.getLogger("mlflow")
-    level, enabled = logger.level, MLFLOW_LOGGING_STREAM.enabled
+    level = logger.level
     logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def _mlflow_prints_off() -> Iterator[None]:
+    """MLflow prints "Successfully registered model", "Registered model ... already exists" and
+    "Created version" to stderr (through its logging stream, past any log level) when it registers
+    a version; statops says which version it registered."""
+    enabled = MLFLOW_LOGGING_STREAM.enabled
     MLFLOW_LOGGING_STREAM.enabled = False
     try:
         yield
     finally:
         MLFLOW_LOGGING_STREAM.enabled = enabled
-        logger.setLevel(level)
+
 
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
 RUNTIME_PACKAGES = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas", "pyarrow")
@@ -205,7 +213,7 @@ def log_training(
         if not dev:
             facts[1:3] = [("dataset", f"held-out split of {train_info.ref}")]
         dev_files, _ = _log_evaluation(result.dev_evaluation, "dev_", f"{model_name}: quality on {dev_name}", facts)
-        with _mlflow_chatter_off(), tempfile.TemporaryDirectory() as tmp:
+        with _mlflow_info_off(), tempfile.TemporaryDirectory() as tmp:
             folder = save_model(model, Path(tmp) / "model")
             example = pd.DataFrame({"text": pd.array(["example text"], dtype="string")})
             signature = infer_signature(example.astype(object), model.predict_frame(example["text"]))
@@ -219,7 +227,7 @@ def log_training(
             "threshold": f"{model.threshold:.6f}", "target_accuracy": str(model.target_accuracy),
             "dataset": train_info.ref, "dataset_sha256": train_info.sha256,
         }
-        with _mlflow_chatter_off():
+        with _mlflow_prints_off():
             version = mlflow.register_model(info.model_uri, model_name, tags=tags)
     with ws.store.session() as session:
         ws.store.audit(session, ws.actor, "model.register", f"{model_name}/{version.version}",
