@@ -32,7 +32,7 @@ from sklearn.svm import LinearSVC
 
 from statops import Workspace
 from statops.classifications import Hierarchy, add_classification
-from statops.coding import TrainingOptions, evaluate_model, train_coder
+from statops.coding import TrainingOptions, TrainingRequest, evaluate_model, train_coder
 from statops.coding.calibration import fit_temperature
 from statops.coding.metrics import evaluate_predictions, threshold_for_accuracy
 from statops.coding.text import normalise
@@ -143,7 +143,8 @@ def main() -> None:
                  else Hierarchy.from_codes(sorted(set(train[label]) | set(dev[label]) | set(test[label]))))
 
     print("training statops ...", flush=True)
-    ours = train_coder(train.text, train[label], hierarchy, dev.text, dev[label], TrainingOptions(seed=0))
+    ours = train_coder(TrainingRequest(train_texts=train.text, train_labels=train[label], hierarchy=hierarchy,
+                                       dev_texts=dev.text, dev_labels=dev[label], options=TrainingOptions(seed=0)))
     ours_eval = evaluate_model(ours.model, test.text, test[label])
     print("training the baseline ...", flush=True)
     base = train_baseline(train, dev, label)

@@ -32,6 +32,11 @@ def build_features() -> FeatureUnion:
     ])
 
 
+def word_vocabulary(features: FeatureUnion) -> dict[str, int]:
+    """The fitted word vectoriser's vocabulary (term -> column), looked up by name, not position."""
+    return dict(features.named_transformers["words"].vocabulary_)
+
+
 @dataclass
 class Predictions:
     """Per record: the chosen code, its calibrated confidence and the top-k codes with probabilities."""

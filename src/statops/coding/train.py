@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
-from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features
+from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features, word_vocabulary
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -32,6 +32,19 @@ class TrainingOptions:
             raise InvalidInput(f"target accuracy must be in (0, 1], got {self.target_accuracy}")
         if self.regularisation <= 0:
             raise InvalidInput("regularisation must be positive")
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What to train on: labelled training records, the classification's hierarchy, optional dev
+    records for calibration and the threshold (a held-out share of training otherwise), options."""
+
+    train_texts: pd.Series
+    train_labels: pd.Series
+    hierarchy: Hierarchy
+    dev_texts: pd.Series | None = None
+    dev_labels: pd.Series | None = None
+    options: TrainingOptions = field(default_factory=TrainingOptions)
 
 
 @dataclass
@@ -57,33 +70,26 @@ def split_for_calibration(
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def train_coder(
-    train_texts: pd.Series,
-    train_labels: pd.Series,
-    hierarchy: Hierarchy,
-    dev_texts: pd.Series | None = None,
-    dev_labels: pd.Series | None = None,
-    options: TrainingOptions | None = None,
-    progress: ProgressCallback | None = None,
-) -> TrainingResult:
+def train_coder(request: TrainingRequest, progress: ProgressCallback | None = None) -> TrainingResult:
     """Fit a CodingModel; calibrate it and choose its threshold on dev data (or a held-out split)."""
-    options = options or TrainingOptions()
+    options, hierarchy = request.options, request.hierarchy
     options.check()
     report = progress or _noop
     started = time.perf_counter()
-    texts = normalise(train_texts)
+    texts = normalise(request.train_texts)
+    train_labels = request.train_labels
     if train_labels.isna().any() or (train_labels.astype(str).str.strip() == "").any():
         raise InvalidInput("every training record needs a code: some labels are empty")
     labels = np.asarray(train_labels.astype(str), dtype=object)
-    if dev_texts is None or dev_labels is None:
+    if request.dev_texts is None or request.dev_labels is None:
         fit_rows, held_rows = split_for_calibration(texts, labels, options.dev_share, options.seed)
         dev = [texts[i] for i in held_rows]
         dev_y = labels[held_rows]
         texts = [texts[i] for i in fit_rows]
         labels = labels[fit_rows]
     else:
-        dev = normalise(dev_texts)
-        dev_y = np.asarray(dev_labels.astype(str), dtype=object)
+        dev = normalise(request.dev_texts)
+        dev_y = np.asarray(request.dev_labels.astype(str), dtype=object)
     if len(texts) < MIN_TRAIN_RECORDS or len(set(labels)) < 2:
         raise InvalidInput("training needs at least two records and two different codes")
 
@@ -100,7 +106,7 @@ def train_coder(
     dev_index = np.array([class_index.get(y, -1) for y in dev_y])
     dev_scores = linear.scores(x_dev)
     temperature = fit_temperature(dev_scores, dev_index)
-    vocabulary = dict(features.transformer_list[1][1].vocabulary_)
+    vocabulary = word_vocabulary(features)
     confidence_model = ConfidenceModel.for_classes(classes, hierarchy, vocabulary)
     model = CodingModel(features, linear.weights, linear.bias, classes, temperature, confidence_model, 1.0,
                         options.target_accuracy, hierarchy,

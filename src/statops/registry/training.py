@@ -11,6 +11,7 @@ from statops.classifications import Hierarchy, get_classification
 from statops.coding import (
     Evaluation,
     TrainingOptions,
+    TrainingRequest,
     TrainingResult,
     check_report_path,
     evaluate_model,
@@ -92,12 +93,14 @@ def train_and_register(
         )
     hierarchy, classification = dataset_hierarchy(ws, train_info, train_frame)
     assert train_info.label_column
-    result = train_coder(
-        train_frame[train_info.text_column], train_frame[train_info.label_column], hierarchy,
-        dev[1][dev[0].text_column] if dev else None,
-        dev[1][dev[0].label_column] if dev and dev[0].label_column else None,
-        options, progress,
-    )
+    result = train_coder(TrainingRequest(
+        train_texts=train_frame[train_info.text_column],
+        train_labels=train_frame[train_info.label_column],
+        hierarchy=hierarchy,
+        dev_texts=dev[1][dev[0].text_column] if dev else None,
+        dev_labels=dev[1][dev[0].label_column] if dev and dev[0].label_column else None,
+        options=options or TrainingOptions(),
+    ), progress)
     registered = log_training(ws, model_name, result, (train_info, train_frame), dev, classification)
     return TrainingOutcome(registered, result, train_info, dev[0] if dev else None, classification)
 
