@@ -1,5 +1,6 @@
 """Fixtures: small real SOC2010 data from the bundled demo files, and real workspaces on SQLite
-and (where STATOPS_TEST_POSTGRES_URL is set) PostgreSQL."""
+and PostgreSQL. The PostgreSQL cases run where STATOPS_TEST_POSTGRES_URL is set and are reported
+as skipped, with the reason, where it is not."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ from statops.demo import bundled_file
 from statops.store.database import normalise_url
 
 POSTGRES_URL = os.environ.get("STATOPS_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+BACKENDS = ["sqlite", "postgresql"]
+POSTGRES_SKIP_REASON = "STATOPS_TEST_POSTGRES_URL is not set: PostgreSQL cases skipped"
+
+
+def skip_unavailable_backend(backend: str) -> None:
+    """Skip the current test, saying why, when `backend` cannot be reached from this run."""
+    if backend == "postgresql" and not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP_REASON)
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +86,8 @@ def _drop_postgres_database(name: str) -> None:
 
 
 def make_workspace(home: Path, backend: str) -> Iterator[Workspace]:
+    """A new workspace on `backend`, closed (and its PostgreSQL database dropped) afterwards."""
+    skip_unavailable_backend(backend)
     if backend == "postgresql":
         url, name = _create_postgres_database()
         ws = Workspace.init(home, database_url=url)
