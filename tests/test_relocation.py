@@ -14,7 +14,7 @@ import pytest
 from statops import Workspace
 from statops.registry import evaluate_version
 from statops.relocation import ROOT_TAG, _rewriter
-from statops.serving.batch import score_file
+from statops.scoring.batch import score_file
 from tests.serving.live import live_server, log_count, predict, server_settings
 
 # Relocation is about the embedded MLflow store, which every backend of our store shares.

@@ -10,11 +10,12 @@ from importlib.resources import files
 from pathlib import Path
 
 from statops.classifications import ClassificationInfo, add_classification
-from statops.coding.model import ProgressCallback
 from statops.data import DatasetInfo, add_dataset
 from statops.errors import Conflict, InvalidInput
 from statops.registry import EvaluationOutcome, TrainingOutcome, evaluate_version, train_and_register
-from statops.serving.batch import RowsProgress, ScoreSummary, score_file
+from statops.scoring import ScoreSummary, score_file
+from statops.scoring.batch import ChunkProgress
+from statops.tasks import ProgressCallback
 from statops.workspace import Workspace
 
 MODEL_NAME = "soc2010-coder"
@@ -66,7 +67,7 @@ def run_demo(
     home: str | Path | None = None,
     step: Callable[[str], None] | None = None,
     training_progress: ProgressCallback | None = None,
-    scoring_progress: RowsProgress | None = None,
+    scoring_progress: ChunkProgress | None = None,
 ) -> DemoReport:
     """init -> classification -> datasets -> train -> evaluate -> score the test file."""
     say = step or (lambda _message: None)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -228,22 +229,64 @@ def table_columns(path: str | Path, fmt: TextFormat = UTF8) -> list[str]:
         return [str(c) for c in pd.read_excel(path, nrows=0).columns]
 
 
-def iter_table_chunks(path: str | Path, chunk_rows: int, fmt: TextFormat = UTF8) -> Iterator[pd.DataFrame]:
-    """The file in frames of at most `chunk_rows` rows, never the whole file at once."""
-    path = _existing(path)
-    kind = table_format(path)
-    with _reading(path, kind, fmt):
-        if kind == "csv":
-            with pd.read_csv(path, chunksize=chunk_rows, **_csv_kwargs(path, fmt)) as reader:  # type: ignore[call-overload]
+class TableChunks:
+    """A file read once, in frames of at most `chunk_rows` rows, never whole: `columns` after the
+    first frame, and `fraction_done` by bytes read (CSV) or rows read (Parquet) without counting
+    rows first. Use it as a context manager, or iterate it to the end."""
+
+    def __init__(self, path: str | Path, chunk_rows: int, fmt: TextFormat = UTF8):
+        self.path = _existing(path)
+        self.kind = table_format(self.path)
+        self.chunk_rows = chunk_rows
+        self.fmt = fmt
+        self.columns: list[str] | None = None
+        self.fraction_done: float | None = None
+        self._size = self.path.stat().st_size
+        self._handle: Any = None
+
+    def __enter__(self) -> TableChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        with _reading(self.path, self.kind, self.fmt):
+            try:
+                for frame, done in self._frames():
+                    frame = _as_text(frame)
+                    if self.columns is None:
+                        self.columns = list(frame.columns)
+                    self.fraction_done = done
+                    yield frame
+            finally:
+                self.close()
+
+    def _frames(self) -> Iterator[tuple[pd.DataFrame, float]]:
+        if self.kind == "csv":
+            kwargs = _csv_kwargs(self.path, self.fmt)
+            self._handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            source = gzip.GzipFile(fileobj=self._handle) if self.path.suffix.lower() == ".gz" else self._handle
+            with pd.read_csv(source, chunksize=self.chunk_rows, **kwargs) as reader:  # type: ignore[call-overload]
                 for chunk in reader:
-                    yield _as_text(chunk)
-        elif kind == "parquet":
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-                yield _as_text(batch.to_pandas())
+                    yield chunk, min(1.0, self._handle.tell() / self._size) if self._size else 1.0
+        elif self.kind == "parquet":
+            parquet = pq.ParquetFile(self.path)
+            total, done = parquet.metadata.num_rows, 0
+            for batch in parquet.iter_batches(batch_size=self.chunk_rows):
+                done += batch.num_rows
+                yield batch.to_pandas(), done / total if total else 1.0
+            if total == 0:
+                yield parquet.schema_arrow.empty_table().to_pandas(), 1.0
         else:  # Excel cannot be streamed; such files are small by the format's own limits
-            frame = read_table(path)
-            for start in range(0, len(frame), chunk_rows):
-                yield frame.iloc[start : start + chunk_rows]
+            frame = read_table(self.path)
+            for start in range(0, len(frame), self.chunk_rows):
+                yield frame.iloc[start : start + self.chunk_rows], min(1.0, (start + self.chunk_rows) / len(frame))
 
 
 def require_columns(available: Sequence[str], required: Sequence[str], source: str) -> None:

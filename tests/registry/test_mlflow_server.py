@@ -16,8 +16,8 @@ import pytest
 from statops import Workspace
 from statops.classifications import add_classification
 from statops.data import add_dataset
-from statops.registry import load_coding_model, resolve_model, train_and_register
-from statops.serving.batch import score_file
+from statops.registry import load_model, resolve_model, train_and_register
+from statops.scoring.batch import score_file
 
 
 def free_port() -> int:
@@ -66,7 +66,7 @@ def test_train_register_and_score_through_an_mlflow_server(mlflow_server: str, s
     assert not (tmp_path / "ws" / "mlflow.db").exists()
     ref = resolve_model(ws, "remote-coder")
     assert ref.version == outcome.registered.version == "1"
-    model = load_coding_model(ws, ref)
+    model = load_model(ws, ref)
     pd.DataFrame({"text": ["chartered accountant", "bus driver"]}).to_csv(tmp_path / "in.csv", index=False)
     summary = score_file(ws, "remote-coder", tmp_path / "in.csv", tmp_path / "out.csv")
     out = pd.read_csv(tmp_path / "out.csv", dtype=str)

@@ -13,11 +13,10 @@ from statops.classifications import get_classification
 from statops.registry import (
     evaluate_version,
     list_models,
-    load_coding_model,
+    load_model,
     model_versions,
     resolve_model,
     train_and_register,
-    version_details,
 )
 
 
@@ -50,7 +49,7 @@ def test_training_run_logs_params_metrics_inputs_and_artifacts(trained) -> None:
 def test_pyfunc_model_loads_in_a_plain_python_session(trained, tmp_path: Path) -> None:  # noqa: ANN001
     ws = trained.ws
     texts = pd.read_csv(trained.soc.test, dtype=str, keep_default_na=False).text.head(50)
-    expected = load_coding_model(ws, resolve_model(ws, f"{trained.model}/{trained.version}")).predict_frame(texts)
+    expected = load_model(ws, resolve_model(ws, f"{trained.model}/{trained.version}")).predict_frame(texts)
     pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
     script = (
         "import mlflow, pandas as pd, sys\n"
@@ -108,9 +107,11 @@ def test_evaluate_logs_a_run_and_listing_shows_the_model(trained) -> None:  # no
     assert run.data.tags["statops.kind"] == "evaluation"
     assert {a.path for a in ws.mlflow.list_artifacts(outcome.run_id, "evaluation")} == {
         f"evaluation/{name}" for name in outcome.files.files}
-    assert [m["name"] for m in list_models(ws)] == ["occupation"]
+    [listed] = list_models(ws)
+    assert (listed.name, listed.task, listed.latest) == ("occupation", "coding", trained.version)
     versions = model_versions(ws, trained.model)
-    assert versions[0]["metrics"]["dev_accuracy_unit"] > 0
+    assert versions[0].metrics["dev_accuracy_unit"] > 0
+    assert versions[0].task == "coding" and versions[0].in_service and versions[0].threshold is not None
 
 
 def test_training_errors(trained) -> None:  # noqa: ANN001
@@ -167,10 +168,10 @@ def test_a_bad_report_path_is_refused_before_anything_is_logged(trained, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_version_details_list_every_evaluation(trained) -> None:  # noqa: ANN001
+def test_model_versions_list_every_evaluation(trained) -> None:  # noqa: ANN001
     ws = trained.ws
     outcome = evaluate_version(ws, f"{trained.model}/{trained.version}", "soc-test")
-    [detail] = [d for d in version_details(ws, trained.model) if d.version == trained.version]
+    [detail] = [d for d in model_versions(ws, trained.model) if d.version == trained.version]
     assert (detail.trained_on, detail.classification, detail.cycle) == ("soc-train@1", "soc2010@2010", "2016")
     assert detail.threshold is not None and 0 < detail.threshold <= 1
     dev = detail.dev

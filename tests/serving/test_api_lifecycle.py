@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from statops.serving.batch import score_file
-from statops.serving.cache import ModelCache
+from statops.scoring.batch import score_file
+from statops.scoring.cache import ModelCache
 from tests.serving.live import copy_version, live_server, log_count, logged, predict, server_settings, wait_for
 
 

@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
@@ -98,8 +97,7 @@ class Bars:
     def _display(self) -> Progress:
         if self._progress is None:
             self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                                      console=console)
+                                      TimeElapsedColumn(), TimeRemainingColumn(), console=console)
             self._progress.start()
         return self._progress
 
@@ -123,8 +121,10 @@ class Bars:
         return lambda stage, fraction: update(fraction, 1.0, f"{description}: {stage}")
 
     def rows(self, description: str) -> Any:
-        """A callback for work reported as (rows done, total rows or None)."""
-        return self._updater(description)
+        """A callback for work reported as (rows done, fraction of the input read or None)."""
+        update = self._updater(description)
+        return lambda rows, fraction: update(fraction or 0.0, 1.0 if fraction is not None else None,
+                                             f"{description}: {rows:,} rows")
 
     def close(self) -> None:
         if self._progress is not None:

@@ -15,6 +15,7 @@ from statops.cli.common import (
     WideOption,
     console,
     evaluation_table,
+    if_interrupted,
     open_workspace,
     pct,
     print_json,
@@ -25,7 +26,7 @@ from statops.cli.common import (
 
 if TYPE_CHECKING:
     from statops.coding import Evaluation
-    from statops.registry import EvaluationFiles, EvaluationRecord, VersionDetail
+    from statops.registry import EvaluationFiles, EvaluationRecord, ModelVersionInfo
 
 models_app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 
@@ -62,16 +63,17 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data, same model.")] = 0,
     regularisation: Annotated[float, typer.Option(help="Classifier C: larger fits the training data closer.",
                                                   min=1e-6)] = 1.0,
+    task: Annotated[str, typer.Option(help="What the model does (statops.tasks): coding.")] = "coding",
     home: HomeOption = None,
 ) -> None:
     """Train an auto-coder, evaluate it on dev data, log the run to MLflow and register a version."""
-    from statops.coding import TrainingOptions
     from statops.registry import train_and_register
 
     ws = open_workspace(home)
-    options = TrainingOptions(target_accuracy=target_accuracy, seed=seed, regularisation=regularisation)
+    if_interrupted(f"no version of {model} was registered (an unfinished MLflow run may remain, marked failed)")
+    options = {"target_accuracy": target_accuracy, "seed": seed, "regularisation": regularisation}
     with progress_bars() as bars:
-        outcome = train_and_register(ws, model, data, dev, options, bars.stages(f"Training {model}"))
+        outcome = train_and_register(ws, model, data, dev, options, bars.stages(f"Training {model}"), task=task)
     result, registered = outcome.result, outcome.registered
     calibrated_on = outcome.dev.ref if outcome.dev else "a held-out split"
     console.print(f"Trained on {outcome.train.ref} ({result.train_records:,} records) in {result.fit_seconds:.1f} s; "
@@ -144,11 +146,19 @@ def evaluate(
     from statops.registry import evaluate_version
 
     ws = open_workspace(home)
+    if_interrupted("no evaluation was recorded (an unfinished MLflow run may remain, marked failed) "
+                   "and no report written")
     outcome = evaluate_version(ws, model, data, report)
     if json_output:
         print_json(outcome.summary())
         return
+    from statops.coding import Evaluation
+
     evaluation = outcome.evaluation
+    if not isinstance(evaluation, Evaluation):  # a task without its own rendering here: its summary
+        print_json(evaluation.summary())
+        _files(outcome.files)
+        return
     console.print(f"[bold]{outcome.model.describe()}[/] on {outcome.dataset.ref}: "
                   f"{pct(evaluation.accuracy)} of {evaluation.records:,} records coded right")
     console.print(_level_table(evaluation))
@@ -169,19 +179,19 @@ def models_list(json_output: JsonOption = False, wide: WideOption = False, home:
 
     rows = list_models(open_workspace(home))
     if json_output:
-        print_json(rows)
+        print_json([r.as_dict() for r in rows])
         return
     if not rows:
         console.print("No models yet. Train one with: statops train MODEL --data DATASET")
         return
     columns = ["model", "classification", "versions", "latest", "aliases"] + (["task"] if wide else [])
     _print(table("Models", columns, [
-        [r["name"], r["classification"], r["versions"], r["latest"],
-         ", ".join(f"{a}={v}" for a, v in sorted(r["aliases"].items()))] + ([r["task"]] if wide else [])
+        [r.name, r.classification, r.versions, r.latest,
+         ", ".join(f"{a}={v}" for a, v in sorted(r.aliases.items()))] + ([r.task] if wide else [])
         for r in rows]), wide)
 
 
-def _version_row(v: VersionDetail, wide: bool) -> list[Any]:
+def _version_row(v: ModelVersionInfo, wide: bool) -> list[Any]:
     dev = v.dev
     accuracy, auto = (pct(dev.accuracy), pct(dev.auto_coded_share)) if dev else ("-", "-")
     if not wide:
@@ -189,7 +199,8 @@ def _version_row(v: VersionDetail, wide: bool) -> list[Any]:
     return [v.version, ", ".join(v.aliases), v.trained_on, v.classification, v.cycle, accuracy,
             pct(dev.top5_accuracy) if dev else "-", f"{dev.ece:.3f}" if dev and dev.ece is not None else "-",
             auto, pct(dev.auto_coded_accuracy) if dev else "-",
-            f"{v.threshold:.4f}" if v.threshold is not None else "-", v.status,
+            f"{v.threshold:.4f}" if v.threshold is not None else "-",
+            v.status if v.in_service else f"retired: {v.retired}",
             f"{v.created:%Y-%m-%d %H:%M}", v.run_id]
 
 
@@ -220,9 +231,9 @@ def models_show(
     home: HomeOption = None,
 ) -> None:
     """Show every version of a model (data, aliases, dev quality) and every evaluation of each."""
-    from statops.registry import version_details
+    from statops.registry import model_versions
 
-    versions = version_details(open_workspace(home), model)
+    versions = model_versions(open_workspace(home), model)
     if json_output:
         print_json({"name": model, "versions": [v.as_dict() for v in versions]})
         return

@@ -34,7 +34,7 @@ def score(
     """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives.
 
     Every input row gives one output row, in order; an empty text gets no code and decision review."""
-    from statops.serving.batch import score_file
+    from statops.scoring.batch import score_file
     from statops.tables import TextFormat
 
     text_format = TextFormat(encoding, separator)

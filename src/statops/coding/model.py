@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,10 @@ class Predictions:
 
 @dataclass(repr=False)
 class CodingModel:
-    """A trained auto-coder. `predict_frame` is what `statops score` and the pyfunc model return."""
+    """A trained auto-coder: a model of task "coding" (statops.tasks.TaskModel). `predict_frame`
+    is what `statops score`, the HTTP API and the pyfunc model return."""
+
+    task: ClassVar[str] = "coding"
 
     features: FeatureUnion
     weights: np.ndarray  # (n_features, n_classes), float32

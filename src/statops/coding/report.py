@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -14,9 +12,7 @@ from typing import Any
 from statops.coding.breakdown import CodeQuality
 from statops.coding.chart import coverage_png
 from statops.coding.metrics import Evaluation
-from statops.errors import InvalidInput, NotFound
-
-REPORT_SUFFIX = ".html"
+from statops.files import check_report_path, write_file_atomically
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
@@ -33,18 +29,6 @@ td.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 table.facts th { background: none; font-weight: 600; }
 img.chart { max-width: 100%; height: auto; border: 1px solid #e6e9ed; }
 """
-
-
-def check_report_path(path: str | Path) -> Path:
-    """The report path, refused (before any work) unless it ends in .html and its folder exists."""
-    path = Path(path)
-    if path.suffix.lower() != REPORT_SUFFIX:
-        raise InvalidInput(f"report file must end in {REPORT_SUFFIX}: {path}")
-    if not path.parent.is_dir():
-        raise NotFound(f"folder {path.parent} does not exist; create it first or write the report elsewhere")
-    if path.is_dir():
-        raise InvalidInput(f"report path {path} is a folder")
-    return path
 
 
 def _pct(value: float | None) -> str:
@@ -152,18 +136,8 @@ def render_report(evaluation: Evaluation, heading: str, facts: Sequence[tuple[st
 
 
 def save_report(text: str, path: str | Path) -> Path:
-    """Write a rendered report to `path` atomically (a temporary file in its folder, then a rename)."""
-    path = check_report_path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write a rendered report to `path` atomically."""
+    return write_file_atomically(text.encode("utf-8"), check_report_path(path))
 
 
 def write_report(evaluation: Evaluation, path: str | Path, heading: str,

@@ -1,4 +1,8 @@
-"""The MLflow pyfunc wrapper of a statops model; logged as code, its parts load without pickle."""
+"""The MLflow pyfunc wrapper of every statops model, logged as code; its parts load without pickle.
+
+The wrapper is the same for every task: it reads the task's name from the model's configuration
+(models registered before tasks had names are coders) and has that task load the model's files.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import Any
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from statops.coding import CodingModel, load_model
 from statops.errors import InvalidInput
+from statops.tasks import DEFAULT_TASK, TaskModel, get_task
 
 TEXT_COLUMN = "text"
+TASK_CONFIG = "task"  # the model_config key that names the task
 
 
 def input_texts(model_input: Any) -> pd.Series:
@@ -28,14 +33,19 @@ def input_texts(model_input: Any) -> pd.Series:
     raise InvalidInput(f"cannot predict on input of type {type(model_input).__name__}")
 
 
-class CodingPyfuncModel(PythonModel):
-    """predict(frame with 'text') -> code, title, confidence, decision, alternatives."""
+class StatopsPyfuncModel(PythonModel):
+    """predict(frame with 'text') -> the task's output table, one row per record."""
 
-    model: CodingModel
+    # The logged signature is the schema; MLflow's type-hint wrapping of predict does not apply.
+    _skip_type_hint_validation = True
+    model: TaskModel
 
     def load_context(self, context):  # type: ignore[no-untyped-def]
-        self.model = load_model(context.artifacts["model"])
+        task = (context.model_config or {}).get(TASK_CONFIG, DEFAULT_TASK)
+        self.model = get_task(task).load(context.artifacts["model"])
 
-    # No type hints here: MLflow would read them as a schema; the logged signature is the schema.
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         return self.model.predict_frame(input_texts(model_input))
+
+
+CodingPyfuncModel = StatopsPyfuncModel  # the name the entry point of versions logged before tasks imports

@@ -1,7 +1,7 @@
-"""Model-from-code entry point that MLflow logs with each statops coding model."""
+"""Model-from-code entry point that MLflow logs with each statops model (any task)."""
 
 import mlflow
 
-from statops.registry.pyfunc import CodingPyfuncModel
+from statops.registry.pyfunc import StatopsPyfuncModel
 
-mlflow.models.set_model(CodingPyfuncModel())
+mlflow.models.set_model(StatopsPyfuncModel())

@@ -1,41 +1,29 @@
-"""Train-and-register and evaluate-a-version: the catalogue, the coding task and MLflow together."""
+"""Train-and-register and evaluate-a-version: the catalogue, a task and MLflow together."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from statops.classifications import Hierarchy, get_classification
-from statops.coding import (
-    Evaluation,
-    TrainingOptions,
-    TrainingRequest,
-    TrainingResult,
-    check_report_path,
-    evaluate_model,
-    save_report,
-    train_coder,
-)
-from statops.coding.model import ProgressCallback
 from statops.data import DatasetInfo, get_dataset, load_dataset
 from statops.errors import InvalidInput
-from statops.registry.runs import (
-    EvaluationFiles,
-    RegisteredVersion,
-    load_coding_model,
-    log_evaluation,
-    log_training,
-)
+from statops.files import check_report_path
+from statops.registry.loading import load_model
+from statops.registry.runs import EvaluationFiles, RegisteredVersion, log_evaluation, log_training
 from statops.registry.versions import ModelVersionRef, resolve_model
+from statops.tasks import DEFAULT_TASK, FitRequest, FitResult, ProgressCallback, TaskEvaluation, get_task
 from statops.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class TrainingOutcome:
     registered: RegisteredVersion
-    result: TrainingResult
+    result: FitResult
     train: DatasetInfo
     dev: DatasetInfo | None
     classification: str | None
@@ -45,7 +33,7 @@ class TrainingOutcome:
 class EvaluationOutcome:
     model: ModelVersionRef
     dataset: DatasetInfo
-    evaluation: Evaluation
+    evaluation: TaskEvaluation
     run_id: str
     files: EvaluationFiles  # the run's JSON, chart, tables and HTML report
     report: Path | None = None  # the copy of the HTML report asked for, if any
@@ -80,10 +68,13 @@ def train_and_register(
     model_name: str,
     data_ref: str,
     dev_ref: str | None = None,
-    options: TrainingOptions | None = None,
+    options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
+    task: str = DEFAULT_TASK,
 ) -> TrainingOutcome:
-    """Train an auto-coder on a catalogued dataset, log the run to MLflow and register a version."""
+    """Train a model of `task` on a catalogued dataset, log the run to MLflow and register a version.
+    `options` are the task's own (for coding: target_accuracy, seed, regularisation, dev_share)."""
+    trainer = get_task(task)
     train_info, train_frame = labelled_dataset(ws, data_ref, "training")
     dev = labelled_dataset(ws, dev_ref, "calibration") if dev_ref else None
     if dev and dev[0].classification != train_info.classification:
@@ -93,15 +84,15 @@ def train_and_register(
         )
     hierarchy, classification = dataset_hierarchy(ws, train_info, train_frame)
     assert train_info.label_column
-    result = train_coder(TrainingRequest(
+    result = trainer.fit(FitRequest(
         train_texts=train_frame[train_info.text_column],
         train_labels=train_frame[train_info.label_column],
         hierarchy=hierarchy,
         dev_texts=dev[1][dev[0].text_column] if dev else None,
         dev_labels=dev[1][dev[0].label_column] if dev and dev[0].label_column else None,
-        options=options or TrainingOptions(),
+        options=dict(options or {}),
     ), progress)
-    registered = log_training(ws, model_name, result, (train_info, train_frame), dev, classification)
+    registered = log_training(ws, model_name, trainer, result, (train_info, train_frame), dev, classification)
     return TrainingOutcome(registered, result, train_info, dev[0] if dev else None, classification)
 
 
@@ -112,9 +103,10 @@ def evaluate_version(ws: Workspace, model_ref: str, data_ref: str,
     report_path = check_report_path(report) if report is not None else None  # refuse before the work
     ref = resolve_model(ws, model_ref)
     info, frame = labelled_dataset(ws, data_ref, "evaluation")
-    model = load_coding_model(ws, ref)
+    task = get_task(ref.task)
+    model = load_model(ws, ref)
     assert info.label_column
-    evaluation = evaluate_model(model, frame[info.text_column], frame[info.label_column])
-    files, report_text = log_evaluation(ws, ref, info, frame, evaluation)
-    written = save_report(report_text, report_path) if report_path else None
+    evaluation = task.evaluate(model, frame[info.text_column], frame[info.label_column])
+    files = log_evaluation(ws, ref, task, info, frame, evaluation)
+    written = files.download_report(ws, report_path) if report_path else None
     return EvaluationOutcome(ref, info, evaluation, files.run_id, files, written)

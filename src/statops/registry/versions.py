@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlflow.exceptions import MlflowException, RestException
-
 from statops.errors import InvalidInput, NotFound
 from statops.names import check_name
+from statops.registry.lifecycle import retired_reason
+from statops.tasks import DEFAULT_TASK
 from statops.workspace import Workspace
 
 PRODUCTION_ALIAS = "production"
@@ -25,6 +25,10 @@ class ModelVersionRef:
     chosen_by: str  # 'version', 'alias', 'production alias' or 'latest version'
     tags: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None
+
+    @property
+    def task(self) -> str:
+        return self.tags.get("task") or DEFAULT_TASK
 
     @property
     def uri(self) -> str:
@@ -61,6 +65,8 @@ def _missing_model(ws: Workspace, name: str) -> NotFound:
 
 
 def registered_model(ws: Workspace, name: str) -> Any:
+    from mlflow.exceptions import MlflowException, RestException  # MLflow loads on first use, not on import
+
     try:
         return ws.mlflow.get_registered_model(name)
     except (MlflowException, RestException) as exc:
@@ -69,6 +75,8 @@ def registered_model(ws: Workspace, name: str) -> Any:
 
 def resolve_model(ws: Workspace, ref: str) -> ModelVersionRef:
     """The model version `ref` names; a bare name means its production alias, else its latest version."""
+    from mlflow.exceptions import MlflowException, RestException
+
     name, version, alias = parse_model_ref(ref)
     model = registered_model(ws, name)
     client = ws.mlflow
@@ -97,37 +105,33 @@ def resolve_model(ws: Workspace, ref: str) -> ModelVersionRef:
     return ModelVersionRef(name, str(mv.version), None, "latest version", dict(mv.tags), mv.run_id)
 
 
-def list_models(ws: Workspace) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ModelSummary:
+    """A registered model: how many versions, the newest, its aliases, and what its newest version does."""
+
+    name: str
+    versions: int
+    latest: str | None
+    aliases: dict[str, str]
+    task: str | None
+    classification: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_models(ws: Workspace) -> list[ModelSummary]:
     """Registered models with their newest version and aliases."""
     out = []
     for model in ws.mlflow.search_registered_models(order_by=["name ASC"]):
         versions = ws.mlflow.search_model_versions(f"name='{model.name}'")
         latest = max(versions, key=lambda v: int(v.version)) if versions else None
-        out.append({
-            "name": model.name,
-            "versions": len(versions),
-            "latest": latest.version if latest else None,
-            "aliases": dict(model.aliases or {}),
-            "task": latest.tags.get("task") if latest else None,
-            "classification": latest.tags.get("classification") if latest else None,
-        })
-    return out
-
-
-def model_versions(ws: Workspace, name: str) -> list[dict[str, Any]]:
-    """Every version of `name` with its tags, aliases and key metrics from its training run."""
-    model = registered_model(ws, name)
-    aliases_of: dict[str, list[str]] = {}
-    for alias, version in (model.aliases or {}).items():
-        aliases_of.setdefault(str(version), []).append(alias)
-    out = []
-    for mv in sorted(ws.mlflow.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
-        metrics = ws.mlflow.get_run(mv.run_id).data.metrics if mv.run_id else {}
-        out.append({
-            "version": str(mv.version), "created": mv.creation_timestamp, "tags": dict(mv.tags),
-            "aliases": sorted(aliases_of.get(str(mv.version), [])), "run_id": mv.run_id,
-            "metrics": dict(metrics), "status": mv.status,
-        })
+        out.append(ModelSummary(
+            name=model.name, versions=len(versions), latest=str(latest.version) if latest else None,
+            aliases={alias: str(v) for alias, v in (model.aliases or {}).items()},
+            task=latest.tags.get("task") if latest else None,
+            classification=latest.tags.get("classification") if latest else None,
+        ))
     return out
 
 
@@ -148,10 +152,14 @@ class EvaluationRecord:
 
 
 @dataclass(frozen=True)
-class VersionDetail:
-    """A registered version: where it came from, its aliases, its dev quality and every evaluation."""
+class ModelVersionInfo:
+    """A registered version, read once from MLflow: what it does, where it came from, its aliases,
+    whether it is in service, its training run's metrics, and every evaluation of it. The CLI and
+    the HTTP API render this; neither reads MLflow's tags itself."""
 
+    name: str
     version: str
+    task: str
     aliases: tuple[str, ...]
     created: datetime
     status: str
@@ -161,8 +169,14 @@ class VersionDetail:
     cycle: str | None
     threshold: float | None
     target_accuracy: float | None
+    retired: str | None  # why it is retired; None while in service
+    metrics: dict[str, float]
     evaluations: tuple[EvaluationRecord, ...]
     tags: dict[str, str]
+
+    @property
+    def in_service(self) -> bool:
+        return self.retired is None
 
     @property
     def dev(self) -> EvaluationRecord | None:
@@ -224,8 +238,8 @@ def _evaluation_runs(ws: Workspace, name: str) -> dict[str, list[Any]]:
             return found
 
 
-def version_details(ws: Workspace, name: str) -> list[VersionDetail]:
-    """Every version of `name`, oldest first, each with its dev quality and all its evaluations."""
+def model_versions(ws: Workspace, name: str) -> list[ModelVersionInfo]:
+    """Every version of `name`, oldest first, each with its training metrics and all its evaluations."""
     model = registered_model(ws, name)
     aliases_of: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():
@@ -234,13 +248,16 @@ def version_details(ws: Workspace, name: str) -> list[VersionDetail]:
     out = []
     for mv in sorted(ws.mlflow.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
         version, tags = str(mv.version), dict(mv.tags)
-        records = [_evaluation_record(ws.mlflow.get_run(mv.run_id), "dev")] if mv.run_id else []
+        training = ws.mlflow.get_run(mv.run_id) if mv.run_id else None
+        records = [_evaluation_record(training, "dev")] if training else []
         records += [_evaluation_record(run, "evaluation") for run in evaluations.get(version, [])]
-        out.append(VersionDetail(
-            version=version, aliases=tuple(sorted(aliases_of.get(version, []))),
+        out.append(ModelVersionInfo(
+            name=name, version=version, task=tags.get("task") or DEFAULT_TASK,
+            aliases=tuple(sorted(aliases_of.get(version, []))),
             created=_moment(mv.creation_timestamp), status=str(mv.status), run_id=mv.run_id,
             trained_on=tags.get("dataset"), classification=tags.get("classification"),
             cycle=tags.get("cycle") or None, threshold=_float(tags.get("threshold")),
-            target_accuracy=_float(tags.get("target_accuracy")), evaluations=tuple(records), tags=tags,
+            target_accuracy=_float(tags.get("target_accuracy")), retired=retired_reason(tags),
+            metrics=dict(training.data.metrics) if training else {}, evaluations=tuple(records), tags=tags,
         ))
     return out

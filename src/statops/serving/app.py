@@ -18,10 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client.core import CounterMetricFamily
 
 from statops import __version__
-from statops.serving.batching import Batcher
-from statops.serving.cache import ModelCache
+from statops.scoring.batching import Batcher
+from statops.scoring.cache import ModelCache
+from statops.scoring.prediction_log import PredictionLogWriter
 from statops.serving.metrics import BodySizeLimit, MetricsMiddleware, ServingMetrics, counter, gauge
-from statops.serving.prediction_log import PredictionLogWriter
 from statops.serving.problems import PROBLEM_JSON, install_problem_handlers
 from statops.settings import Settings, load_settings
 from statops.workspace import Workspace

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -17,9 +16,8 @@ from statops.errors import Conflict, NotFound
 from statops.names import NAME_PATTERN
 from statops.registry import PRODUCTION_ALIAS, list_models, model_versions
 from statops.registry.versions import registered_model
+from statops.scoring.prediction_log import new_id, prediction_rows
 from statops.serving.app import Runtime
-from statops.serving.cache import retired_reason
-from statops.serving.prediction_log import new_id, prediction_rows
 from statops.serving.problems import PROBLEM_JSON, PayloadTooLarge, problem_response, problem_responses
 from statops.serving.schemas import (
     Health,
@@ -104,11 +102,7 @@ async def predict(
 
 @v1.get("/models", response_model=ModelList, summary="List registered models")
 def models(request: Request) -> Response:
-    listed = []
-    for model in list_models(runtime(request).ws):
-        listed.append({**model, "latest": _version(model["latest"]),
-                       "aliases": {alias: str(v) for alias, v in model["aliases"].items()}})
-    return json_response({"models": listed})
+    return json_response({"models": [model.as_dict() for model in list_models(runtime(request).ws)]})
 
 
 @v1.get("/models/{name}", response_model=ModelDetail, responses=problem_responses(404),
@@ -117,31 +111,14 @@ def model_detail(name: ModelName, request: Request) -> Response:
     check_model_name(name)
     ws = runtime(request).ws
     aliases = {alias: str(v) for alias, v in (registered_model(ws, name).aliases or {}).items()}
-    versions = []
-    for item in model_versions(ws, name):
-        tags = item["tags"]
-        versions.append({
-            "version": str(item["version"]), "aliases": item["aliases"], "status": item["status"],
-            "retired": retired_reason(tags), "threshold": _number(tags.get("threshold")),
-            "target_accuracy": _number(tags.get("target_accuracy")),
-            "classification": tags.get("classification"), "dataset": tags.get("dataset"),
-            "created": datetime.fromtimestamp(item["created"] / 1000, UTC).isoformat(),
-            "run_id": item["run_id"], "metrics": item["metrics"], "tags": tags,
-        })
+    versions = [{
+        "version": v.version, "task": v.task, "aliases": list(v.aliases), "status": v.status,
+        "retired": v.retired, "threshold": v.threshold, "target_accuracy": v.target_accuracy,
+        "classification": v.classification, "dataset": v.trained_on, "created": v.created.isoformat(),
+        "run_id": v.run_id, "metrics": v.metrics, "tags": v.tags,
+    } for v in model_versions(ws, name)]
     serves = aliases.get(PRODUCTION_ALIAS) or (versions[-1]["version"] if versions else None)
     return json_response({"name": name, "aliases": aliases, "serves": serves, "versions": versions})
-
-
-def _version(value: Any) -> str | None:
-    """Versions are strings everywhere in the API (MLflow gives numbers in some places)."""
-    return None if value is None else str(value)
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 # -- operations ----------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ class VersionDetail(BaseModel):
     """One version of a model: aliases, decision threshold, key metrics on its dev data."""
 
     version: VersionNumber
+    task: str = Field(description="what the version does (e.g. coding)")
     aliases: list[str] = Field(description="the aliases that name this version")
     status: str
     retired: str | None = Field(description="why the version is retired; null when it is in service")

@@ -15,20 +15,23 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, column, delete, insert, table
+import pandas as pd
+from sqlalchemy import JSON, Table, column, delete, func, insert, select, table
 from sqlalchemy.types import TypeDecorator
 
 from statops.errors import StatopsError
-from statops.registry import ModelVersionRef
+from statops.registry.versions import ModelVersionRef
+from statops.scoring.predict import Columns
 from statops.store import Store
 from statops.store.schema import PredictionLogEntry
+from statops.tasks import ANSWER_COLUMNS
 
-log = logging.getLogger("statops.serving.prediction_log")
+log = logging.getLogger("statops.scoring.prediction_log")
 
 TABLE: Table = PredictionLogEntry.__table__  # type: ignore[assignment]
 
@@ -70,18 +73,18 @@ def text_sha256(text: str) -> str:
 def prediction_rows(
     ref: ModelVersionRef,
     texts: Sequence[str],
-    predictions: Mapping[str, Any],
+    predictions: Columns,
     *,
     source: str,
     request_id: str,
     keep_text: bool,
     ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Log rows for `texts` and their predictions: a `CodingModel.predict_frame` table, or its
-    columns as lists. `alternatives` stay the JSON text the model made (parsed ones are dumped)."""
+    """Log rows for `texts` and their predictions (the task's answer columns). `alternatives`
+    stay the JSON text the model made (parsed ones are dumped)."""
     at = datetime.now(UTC)
     ids = ids if ids is not None else [new_id() for _ in texts]
-    columns = {name: _as_list(predictions[name]) for name in ("code", "confidence", "decision", "alternatives")}
+    columns = {name: predictions[name] for name in ANSWER_COLUMNS}
     alternatives = [a if isinstance(a, str) else orjson.dumps(a).decode() for a in columns["alternatives"]]
     return [
         {"id": row_id, "at": at, "model": ref.name, "version": ref.version, "alias": ref.alias,
@@ -92,10 +95,6 @@ def prediction_rows(
             ids, texts, columns["code"], columns["confidence"], columns["decision"], alternatives,
             strict=True)
     ]
-
-
-def _as_list(values: Any) -> list[Any]:
-    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def write_rows(store: Store, rows: list[dict[str, Any]]) -> None:
@@ -109,6 +108,36 @@ def delete_request(store: Store, request_id: str) -> int:
     """Remove the rows of one request or batch job (a batch that failed writes nothing)."""
     with store.engine.begin() as connection:
         return int(connection.execute(delete(TABLE).where(TABLE.c.request_id == request_id)).rowcount)
+
+
+def read_predictions(store: Store, model: str | None = None, version: str | None = None,
+                     since: datetime | None = None, until: datetime | None = None,
+                     limit: int | None = None) -> pd.DataFrame:
+    """Logged predictions, oldest first, for monitoring and review: optionally of one model (and
+    version) and in a time window [since, until)."""
+    query = select(TABLE)
+    if model is not None:
+        query = query.where(TABLE.c.model == model)
+    if version is not None:
+        query = query.where(TABLE.c.version == version)
+    if since is not None:
+        query = query.where(TABLE.c.at >= since)
+    if until is not None:
+        query = query.where(TABLE.c.at < until)
+    query = query.order_by(TABLE.c.at, TABLE.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as connection:
+        return pd.DataFrame(connection.execute(query).mappings().all(), columns=[c.name for c in TABLE.columns])
+
+
+def count_predictions(store: Store, model: str | None = None) -> int:
+    """How many predictions the log holds (of one model, if given)."""
+    query = select(func.count()).select_from(TABLE)
+    if model is not None:
+        query = query.where(TABLE.c.model == model)
+    with store.engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 class LogBackpressure(StatopsError):

@@ -13,20 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from statops.coding.model import CodingModel
-
-COLUMNS = ("code", "title", "confidence", "decision", "alternatives")
-Columns = dict[str, list[Any]]
-
-
-def predict_columns(model: CodingModel, texts: list[str]) -> Columns:
-    """`predict_frame` as plain lists, one per output column."""
-    frame = model.predict_frame(texts)
-    return {name: frame[name].tolist() for name in COLUMNS}
+from statops.scoring.predict import Columns, predict_columns
+from statops.tasks import TaskModel
 
 
 @dataclass
@@ -45,9 +34,9 @@ class Batcher:
         self.calls: dict[tuple[str, str], int] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
-    async def predict(self, key: tuple[str, str], model: CodingModel, texts: list[str]) -> Columns:
+    async def predict(self, key: tuple[str, str], model: TaskModel, texts: list[str]) -> Columns:
         if len(texts) >= self.max_records:  # large requests are batches already
-            return await run_in_threadpool(predict_columns, model, texts)
+            return await asyncio.to_thread(predict_columns, model, texts)
         lane = self._lanes.setdefault(key, _Lane())
         future: asyncio.Future[Columns] = asyncio.get_running_loop().create_future()
         lane.waiting.append((texts, future))
@@ -58,7 +47,7 @@ class Batcher:
             task.add_done_callback(self._tasks.discard)
         return await future
 
-    async def _drain(self, key: tuple[str, str], lane: _Lane, model: CodingModel) -> None:
+    async def _drain(self, key: tuple[str, str], lane: _Lane, model: TaskModel) -> None:
         try:
             while lane.waiting:
                 # Let every request that has arrived meanwhile join this call.

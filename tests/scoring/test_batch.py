@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from statops import InvalidInput, NotFound
-from statops.registry import load_coding_model, resolve_model
-from statops.serving.batch import score_file
+from statops.registry import load_model, resolve_model
+from statops.scoring.batch import score_file
 
 
 @pytest.fixture
@@ -24,11 +24,13 @@ def test_score_csv_in_chunks_matches_the_model(trained, survey: Path, tmp_path: 
     seen = []
     summary = score_file(trained.ws, trained.model, survey, tmp_path / "out.csv", chunk_rows=300,
                          progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(300, 800), (600, 800), (800, 800)]
+    assert [rows for rows, _ in seen] == [300, 600, 800]  # progress by the bytes read, without counting rows
+    fractions = [fraction for _, fraction in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     assert list(out.columns) == ["id", "text", "soc2010", "code", "title", "confidence", "decision", "alternatives"]
     assert out["id"].tolist() == [f"r{i:05d}" for i in range(800)]
-    model = load_coding_model(trained.ws, resolve_model(trained.ws, trained.model))
+    model = load_model(trained.ws, resolve_model(trained.ws, trained.model))
     expected = model.predict_frame(pd.read_csv(survey, dtype=str).text)
     assert out["code"].tolist() == expected["code"].tolist()
     assert summary.rows == 800 and summary.auto_coded == int((out["decision"] == "auto").sum())

@@ -1,4 +1,5 @@
-"""The model cache of the online API: each version loaded once, aliases followed, memory bounded.
+"""The bounded model cache: each version loaded once, aliases followed, memory bounded. Batch
+scoring and the online API both load through it.
 
 Two maps. *Routes* take what a request names (a model, and maybe a version or an alias) to a
 resolved version; a background thread re-resolves every route every `refresh_seconds`, so a moved
@@ -18,15 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from statops.coding.model import CodingModel
 from statops.errors import Conflict, StatopsError
-from statops.registry import ModelVersionRef, load_coding_model, resolve_model
+from statops.registry.lifecycle import check_in_service, retired_reason
+from statops.registry.versions import ModelVersionRef, parse_model_ref, resolve_model
+from statops.tasks import TaskModel
 from statops.workspace import Workspace
 
-log = logging.getLogger("statops.serving.cache")
-
-RETIRED_TAG = "retired"  # a version tagged retired=true is no longer served
-RETIRED_REASON_TAG = "retired_reason"
+log = logging.getLogger("statops.scoring.cache")
 
 RouteKey = tuple[str, str | None, str | None]  # (model, version, alias) as the request names them
 
@@ -36,7 +35,7 @@ class LoadedModel:
     """A loaded, ready version."""
 
     ref: ModelVersionRef
-    model: CodingModel
+    model: TaskModel
     loaded_at: float
 
 
@@ -45,7 +44,7 @@ class Served(NamedTuple):
     and the loaded model, which routes to the same version share."""
 
     ref: ModelVersionRef
-    model: CodingModel
+    model: TaskModel
 
 
 def route_ref(key: RouteKey) -> str:
@@ -53,18 +52,24 @@ def route_ref(key: RouteKey) -> str:
     return f"{name}/{version}" if version else f"{name}@{alias}" if alias else name
 
 
-def retired_reason(tags: dict[str, str]) -> str | None:
-    """Why the version with these tags is retired, or None when it is in service."""
-    if tags.get(RETIRED_TAG, "").strip().lower() not in ("true", "1", "yes"):
-        return None
-    return tags.get(RETIRED_REASON_TAG) or "no reason recorded"
+def load_model(ws: Workspace, ref: ModelVersionRef) -> TaskModel:
+    """The registry's loader, imported when the first model loads (it brings MLflow)."""
+    from statops.registry.loading import load_model as load
+
+    return load(ws, ref)
+
+
+def route_key(model_ref: str) -> RouteKey:
+    """'MODEL', 'MODEL@ALIAS' or 'MODEL/VERSION' as a route."""
+    name, version, alias = parse_model_ref(model_ref)
+    return name, version, alias
 
 
 class ModelCache:
     """Thread-safe. `peek` is the lock-light fast path; `get` resolves and loads when needed."""
 
     def __init__(self, ws: Workspace, capacity: int = 4, refresh_seconds: float = 5.0,
-                 loader: Callable[[Workspace, ModelVersionRef], CodingModel] = load_coding_model):
+                 loader: Callable[[Workspace, ModelVersionRef], TaskModel] = load_model):
         self.ws = ws
         self.capacity = capacity
         self.refresh_seconds = refresh_seconds
@@ -85,7 +90,7 @@ class ModelCache:
     def peek(self, key: RouteKey) -> Served | None:
         """The loaded model for a known route, or None (then call `get`)."""
         ref = self._routes.get(key)
-        if ref is None or RETIRED_TAG in ref.tags:
+        if ref is None or retired_reason(ref.tags) is not None:
             return None
         with self._lock:
             loaded = self._models.get((ref.name, ref.version))
@@ -107,9 +112,7 @@ class ModelCache:
 
     @staticmethod
     def _check_servable(ref: ModelVersionRef) -> None:
-        reason = retired_reason(ref.tags)
-        if reason is not None:
-            raise Conflict(f"model {ref.name} version {ref.version} is retired: {reason}")
+        check_in_service(ref.name, ref.version, ref.tags)
 
     def _load(self, ref: ModelVersionRef) -> LoadedModel:
         key = (ref.name, ref.version)

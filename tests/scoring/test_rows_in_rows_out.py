@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from statops import InvalidInput
 from statops.coding import CodingModel
 from statops.coding.text import normalise_one
-from statops.registry import load_coding_model, resolve_model
-from statops.serving.batch import code_file
+from statops.registry import load_model, resolve_model
+from statops.scoring.batch import code_file
 from statops.tables import TextFormat
 
 FORMATS = ["csv", "csv.gz", "tsv", "semicolon.csv", "parquet", "xlsx"]
@@ -31,7 +31,7 @@ texts = st.lists(st.one_of(st.just(""), st.just("   "), st.lists(_pieces, max_si
 
 @pytest.fixture(scope="module")
 def model(trained) -> CodingModel:  # noqa: ANN001
-    return load_coding_model(trained.ws, resolve_model(trained.ws, trained.model))
+    return load_model(trained.ws, resolve_model(trained.ws, trained.model))
 
 
 def _write(records: list[str], fmt: str, with_id: bool, folder: Path) -> tuple[Path, TextFormat]:

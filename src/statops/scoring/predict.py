@@ -1,0 +1,23 @@
+"""Predicting with a loaded model of any task, as plain columns: what files, the HTTP API and the
+prediction log all take."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from statops.tasks import TaskModel
+
+Columns = dict[str, list[Any]]
+"""A prediction table as one list per output column (the task's `output_columns`, in order)."""
+
+
+def as_columns(frame: pd.DataFrame) -> Columns:
+    return {str(name): frame[name].tolist() for name in frame.columns}
+
+
+def predict_columns(model: TaskModel, texts: Sequence[str] | pd.Series) -> Columns:
+    """The model's output table for `texts`, one row per text, as columns."""
+    return as_columns(model.predict_frame(texts))

@@ -1,0 +1,146 @@
+"""The task interface: what the lifecycle (registry, scoring, serving) needs of a kind of model,
+and the tasks by name.
+
+A *task* turns free-text records into a fixed table of answers, one row per record, in order.
+Every task's table has the columns of `ANSWER_COLUMNS` (what the prediction log keeps, and what
+review and monitoring read) among its own. Registry, scoring and serving talk to `Task` and
+`TaskModel` only; a task's package knows nothing of MLflow, HTTP or the CLI. A new task is a new
+package plus one line in `TASKS` (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from statops.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from statops.classifications import Hierarchy
+
+ANSWER_COLUMNS = ("code", "confidence", "decision", "alternatives")
+"""Every task's output has these: the answer (a code, a matched address id...), its
+calibrated confidence, 'auto' or 'review', and the runners-up as JSON text."""
+DECISIONS = ("auto", "review")
+DEFAULT_TASK = "coding"
+
+ProgressCallback = Callable[[str, float], None]
+"""Long work reports (stage, fraction done)."""
+
+
+@runtime_checkable
+class TaskModel(Protocol):
+    """A trained model of some task."""
+
+    @property
+    def task(self) -> str:
+        """The name of its task."""
+
+    @property
+    def threshold(self) -> float:
+        """The confidence at or above which an answer is decided 'auto'."""
+
+    def predict_frame(self, texts: pd.Series | Sequence[str]) -> pd.DataFrame:
+        """One row per text, in order, with its task's `output_columns`."""
+
+
+class TaskEvaluation(Protocol):
+    """The quality of a model on labelled records."""
+
+    records: int
+
+    def metrics(self) -> dict[str, float]:
+        """Flat measures (logged as MLflow metrics)."""
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures, JSON-ready."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready."""
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """What a task is trained from: labelled texts, optional dev data for calibration, the
+    classification's hierarchy, and the task's own options by name."""
+
+    train_texts: pd.Series
+    train_labels: pd.Series
+    hierarchy: Hierarchy
+    dev_texts: pd.Series | None = None
+    dev_labels: pd.Series | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitResult:
+    model: TaskModel
+    dev_evaluation: TaskEvaluation
+    fit_seconds: float
+    train_records: int
+    dev_records: int
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What a trained model says of itself: MLflow params of its training run, tags of its
+    registered version, model-card sections, and the monitoring signals that fit it."""
+
+    params: dict[str, Any]
+    tags: dict[str, str]
+    card: dict[str, str]
+    signals: tuple[str, ...]
+
+
+class Task(Protocol):
+    """A kind of model: how it is trained, evaluated, saved and loaded, and what it answers."""
+
+    name: str
+    output_columns: tuple[str, ...]  # ANSWER_COLUMNS among them
+
+    def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
+        """Train a model (options unknown to the task are an InvalidInput)."""
+
+    def evaluate(self, model: TaskModel, texts: pd.Series, labels: pd.Series) -> TaskEvaluation:
+        """Every quality measure of `model` on labelled records."""
+
+    def write_evaluation(self, evaluation: TaskEvaluation, folder: Path, stem: str, heading: str,
+                         facts: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+        """An evaluation's tables, charts and one self-contained page `{stem}_report.html` into
+        `folder`; returns file name -> what it holds."""
+
+    def save(self, model: TaskModel, folder: Path) -> Path:
+        """Write the model's files into `folder` (no pickle)."""
+
+    def load(self, folder: Path) -> TaskModel:
+        """Read a model written by `save`."""
+
+    def describe(self, model: TaskModel) -> ModelDescription:
+        """Params, version tags, card sections and monitoring signals of a trained model."""
+
+
+TASKS: dict[str, str] = {
+    "coding": "statops.coding.task:CodingTask",
+}
+"""Task name -> 'module:class'. Imported on first use, so the lifecycle never imports every task."""
+
+_loaded: dict[str, Task] = {}
+
+
+def get_task(name: str) -> Task:
+    """The task registered as `name`."""
+    if name not in _loaded:
+        if name not in TASKS:
+            raise InvalidInput(f"unknown task '{name}'; tasks: {', '.join(sorted(TASKS))}")
+        module, cls = TASKS[name].split(":")
+        _loaded[name] = getattr(importlib.import_module(module), cls)()
+    return _loaded[name]
+
+
+def task_names() -> list[str]:
+    return sorted(TASKS)
