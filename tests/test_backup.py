@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import tarfile
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -37,14 +38,16 @@ def _served(url: str, model: str, texts: list[str]) -> list[tuple[str, float, st
 
 
 class Load:
-    """Predict requests sent one after another from a thread while the test does other work."""
+    """Predict requests sent one after another from a thread while the test does other work. What
+    fails inside that thread (an assertion, a dropped connection) is raised again in the test."""
 
     def __init__(self, url: str, model: str, texts: list[str]):
         self.url, self.model, self.texts = url, model, texts
         self.acknowledged = 0
         self.failures: list[str] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="load")
+        self._sender: Future[None] | None = None
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.url, timeout=60) as client:
@@ -55,17 +58,32 @@ class Load:
                 else:
                     self.failures.append(response.text)
 
+    def _raise_if_stopped(self) -> None:
+        assert self._sender is not None
+        if self._sender.done():
+            self._sender.result()  # re-raises what ended the thread
+
     def __enter__(self) -> Load:
-        self._thread.start()
+        self._sender = self._pool.submit(self._run)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(60)
+        try:
+            if exc_type is None:  # otherwise the test's own error is the one to see
+                assert self._sender is not None
+                self._sender.result(timeout=60)
+        finally:
+            self._pool.shutdown(wait=False)
 
     def wait_for_more(self, count: int) -> None:
         target = self.acknowledged + count
-        wait_for(lambda: self.acknowledged >= target, 30, "the load stopped")
+
+        def more() -> bool:
+            self._raise_if_stopped()
+            return self.acknowledged >= target
+
+        wait_for(more, 30, "the load stopped")
 
 
 def test_a_backup_taken_under_load_restores_the_same_workspace(trained, tmp_path: Path) -> None:  # noqa: ANN001

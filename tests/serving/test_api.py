@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import httpx
@@ -246,34 +247,33 @@ def test_openapi_is_complete_and_docs_work_offline(client) -> None:  # noqa: ANN
 
 def test_a_moved_alias_is_followed_while_clients_keep_asking(trained, api, texts) -> None:  # noqa: ANN001
     ws = trained.ws
-    seen: dict[int, list[str]] = {}
-    failures: list[str] = []
+    seen: dict[int, list[str]] = {n: [] for n in range(4)}
     stop = threading.Event()
 
     def client_loop(number: int) -> None:
         with httpx.Client(base_url=api.url, timeout=60) as http:
-            versions = seen.setdefault(number, [])
             while not stop.is_set():
                 response = predict(http, "occupation-live", texts[number:number + 3])
-                if response.status_code != 200 or len(response.json()["predictions"]) != 3:
-                    failures.append(response.text)
-                    return
-                versions.append(response.json()["model"]["version"])
+                assert response.status_code == 200 and len(response.json()["predictions"]) == 3, response.text
+                seen[number].append(response.json()["model"]["version"])
 
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
-        wait_for(lambda: all(len(seen.get(n, [])) >= 3 for n in range(4)), 30, "clients did not start")
-        ws.mlflow.set_registered_model_alias("occupation-live", "production", "2")
-        wait_for(lambda: all(seen[n][-1] == "2" for n in range(4)) or failures, 10,
-                 "the new production version was not served within 10 s")
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        ws.mlflow.set_registered_model_alias("occupation-live", "production", "1")
-    assert not failures
+    with ThreadPoolExecutor(4) as pool:
+        clients = [pool.submit(client_loop, n) for n in range(4)]
+
+        def stopped() -> bool:  # a client only stops early when something failed in it
+            return any(client.done() for client in clients)
+
+        try:
+            wait_for(lambda: stopped() or all(len(seen[n]) >= 3 for n in range(4)), 30, "clients did not start")
+            ws.mlflow.set_registered_model_alias("occupation-live", "production", "2")
+            wait_for(lambda: stopped() or all(seen[n][-1] == "2" for n in range(4)), 10,
+                     "the new production version was not served within 10 s")
+        finally:
+            stop.set()
+            wait(clients)
+            ws.mlflow.set_registered_model_alias("occupation-live", "production", "1")
+    for client in clients:
+        client.result()  # what failed inside a client thread fails the test
     for versions in seen.values():
         switched = versions.index("2")
         assert set(versions[:switched]) == {"1"} and set(versions[switched:]) == {"2"}
@@ -288,15 +288,14 @@ def test_concurrent_clients_every_prediction_logged_exactly_once(trained, api, t
             for i in range(25):
                 batch = [texts[(number * 100 + i * 3 + k) % len(texts)] for k in range(1 + i % 3)]
                 response = predict(http, trained.model, batch)
-                assert response.status_code == 200
+                assert response.status_code == 200, response.text
                 with lock:
                     answered.extend((p["id"], t) for p, t in zip(response.json()["predictions"], batch, strict=True))
 
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(8) as pool:
+        clients = [pool.submit(client_loop, n) for n in range(8)]
+    for client in clients:
+        client.result()  # what failed inside a client thread fails the test
     ids = [i for i, _ in answered]
     assert len(ids) == len(set(ids)) == 8 * sum(1 + i % 3 for i in range(25))
     rows = wait_for(lambda: (r := logged(trained.ws, ids)) and len(r) == len(ids) and r, 15,
