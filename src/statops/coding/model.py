@@ -82,6 +82,10 @@ class CodingModel:
         return softmax(scores / np.float32(self.temperature), axis=1)
 
     def predict_normalised(self, texts: list[str]) -> Predictions:
+        if not texts:  # an empty batch: an empty table, not an error from the vectoriser
+            k = min(TOP_K, len(self.classes))
+            return Predictions(np.empty(0, dtype=object), np.empty(0), np.empty((0, k), dtype=object),
+                               np.empty((0, k)))
         scores = self.class_scores(texts)
         probabilities = self.probabilities(scores)
         top = top_k(probabilities, TOP_K)

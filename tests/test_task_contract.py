@@ -1,0 +1,108 @@
+"""The contract every task keeps (the scikit-learn `check_estimator` habit): one suite, run for each
+task in `statops.tasks.TASKS`. A new task passes it before registry, scoring and serving take it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from statops import InvalidInput
+from statops.classifications import Hierarchy
+from statops.demo import bundled_file
+from statops.tasks import ANSWER_COLUMNS, DECISIONS, FitRequest, FitResult, Task, TaskModel, get_task, task_names
+
+
+def _sample(name: str, rows: int) -> pd.DataFrame:
+    frame = pd.read_csv(bundled_file(f"{name}.csv.gz"), dtype=str, keep_default_na=False)
+    return frame.sample(n=rows, random_state=7).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module", params=task_names())
+def fitted(request: pytest.FixtureRequest) -> tuple[Task, FitResult, pd.DataFrame]:
+    """Each task fitted on a small labelled sample; its test sample beside it."""
+    task = get_task(request.param)
+    structure = pd.read_csv(bundled_file("structure.csv.gz"), dtype=str, keep_default_na=False)
+    train, dev, test = _sample("train", 2500), _sample("dev", 500), _sample("test", 300)
+    result = task.fit(FitRequest(train.text, train.soc2010, Hierarchy.from_structure(structure),
+                                 dev.text, dev.soc2010, {"seed": 0}))
+    return task, result, test
+
+
+def test_the_task_is_registered_under_its_name(fitted) -> None:  # noqa: ANN001
+    task, result, _ = fitted
+    assert get_task(task.name) is task
+    assert set(ANSWER_COLUMNS) <= set(task.output_columns)
+    assert isinstance(result.model, TaskModel) and result.model.task == task.name
+    assert result.train_records > 0 and result.dev_records > 0 and result.fit_seconds > 0
+
+
+def test_unknown_options_and_tasks_are_refused(fitted) -> None:  # noqa: ANN001
+    task, _, test = fitted
+    with pytest.raises(InvalidInput, match="no option"):
+        task.fit(FitRequest(test.text, test.soc2010, Hierarchy.from_codes(test.soc2010), options={"sede": 1}))
+    with pytest.raises(InvalidInput, match="unknown task 'nope'"):
+        get_task("nope")
+
+
+def test_predictions_are_the_fixed_table(fitted) -> None:  # noqa: ANN001
+    task, result, test = fitted
+    table = result.model.predict_frame(test.text)
+    assert tuple(table.columns) == task.output_columns and len(table) == len(test)
+    assert table["confidence"].between(0, 1).all()
+    assert set(table["decision"]) <= set(DECISIONS)
+    assert ((table["confidence"] >= result.model.threshold) == (table["decision"] == "auto")).all()
+    for text in table["alternatives"]:
+        assert isinstance(json.loads(text), list)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.one_of(st.just(""), st.just("  "), st.text(max_size=40),
+                                st.sampled_from(["nurse", "bus driver", "chartered accountant"])), max_size=30))
+def test_one_row_per_record_in_order_for_any_texts(fitted, texts: list[str]) -> None:  # noqa: ANN001
+    task, result, _ = fitted
+    table = result.model.predict_frame(pd.Series(texts, dtype=object))
+    assert len(table) == len(texts) and tuple(table.columns) == task.output_columns
+    alone = [result.model.predict_frame([text]).iloc[0]["code"] for text in texts]
+    assert table["code"].tolist() == alone  # each record is answered on its own, in its place
+    blank = [text.strip() == "" for text in texts]
+    assert (table.loc[blank, "decision"] == "review").all() and (table.loc[blank, "code"] == "").all()
+
+
+def test_save_and_load_give_the_same_answers(fitted) -> None:  # noqa: ANN001
+    task, result, test = fitted
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = task.save(result.model, Path(tmp) / "model")
+        pickles = [p for p in folder.rglob("*") if p.suffix in (".pkl", ".pickle", ".joblib")]
+        assert not pickles  # parts load without unpickling
+        loaded = task.load(folder)
+    pd.testing.assert_frame_equal(loaded.predict_frame(test.text), result.model.predict_frame(test.text))
+
+
+def test_evaluation_and_its_files(fitted) -> None:  # noqa: ANN001
+    task, result, test = fitted
+    evaluation = task.evaluate(result.model, test.text, test.soc2010)
+    assert evaluation.records == len(test)
+    metrics = evaluation.metrics()
+    assert metrics and all(isinstance(v, float) and np.isfinite(v) for v in metrics.values())
+    json.dumps(evaluation.as_dict())  # JSON-ready
+    with tempfile.TemporaryDirectory() as tmp:
+        files = task.write_evaluation(evaluation, Path(tmp), "evaluation", "contract <check>")
+        assert "evaluation_report.html" in files
+        assert {p.name for p in Path(tmp).iterdir()} == set(files)
+        assert "contract &lt;check&gt;" in (Path(tmp) / "evaluation_report.html").read_text()
+
+
+def test_the_model_describes_itself(fitted) -> None:  # noqa: ANN001
+    task, result, _ = fitted
+    described = task.describe(result.model)
+    assert described.params and all(isinstance(k, str) for k in described.params)
+    assert all(isinstance(v, str) for v in described.tags.values())
+    assert described.card and all(isinstance(v, str) and v for v in described.card.values())
+    assert "volume" in described.signals and "auto_coded_share" in described.signals
