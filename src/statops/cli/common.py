@@ -169,9 +169,10 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def evaluation_table(title: str, evaluation: Any) -> Table:
-    """The quality measures of an Evaluation as a two-column table."""
-    rows = [[f"accuracy ({level})", pct(v)] for level, v in evaluation.level_accuracy.items()]
+def evaluation_table(title: str, evaluation: Any, levels: bool = True) -> Table:
+    """The quality measures of a coding Evaluation as a two-column table (with the accuracy at each
+    level unless `levels` is False)."""
+    rows = [[f"accuracy ({level})", pct(v)] for level, v in evaluation.level_accuracy.items()] if levels else []
     rows += [
         ["top-5 accuracy", pct(evaluation.top5_accuracy)],
         ["macro-F1", f"{evaluation.macro_f1:.3f}"],

@@ -92,19 +92,6 @@ def _level_table(evaluation: Evaluation) -> Table:
     return table("Accuracy by level", ["level", "codes", "records", "accuracy", "auto-coded accuracy"], rows)
 
 
-def _summary_table(evaluation: Evaluation) -> Table:
-    rows = [
-        ["top-5 accuracy", pct(evaluation.top5_accuracy)],
-        ["macro-F1", f"{evaluation.macro_f1:.3f}"],
-        ["expected calibration error", f"{evaluation.ece:.3f}"],
-        [f"auto-coded at target {evaluation.target_accuracy:.0%}", pct(evaluation.auto_coded_share)],
-        ["accuracy of auto-coded records", pct(evaluation.auto_coded_accuracy)],
-        ["confidence threshold", f"{evaluation.threshold:.4f}"],
-        ["records", f"{evaluation.records:,}"],
-    ]
-    return table("Overall", ["measure", "value"], rows)
-
-
 def _coded(code: str | None, title: str) -> str:
     return f"{code} {title}".strip() if code else "-"
 
@@ -162,7 +149,7 @@ def evaluate(
     console.print(f"[bold]{outcome.model.describe()}[/] on {outcome.dataset.ref}: "
                   f"{pct(evaluation.accuracy)} of {evaluation.records:,} records coded right")
     console.print(_level_table(evaluation))
-    console.print(_summary_table(evaluation))
+    console.print(evaluation_table("Overall", evaluation, levels=False))
     if evaluation.worst_codes:
         console.print(_worst_table(evaluation))
     if evaluation.confusions:
