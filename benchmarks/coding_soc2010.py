@@ -32,13 +32,13 @@ from sklearn.svm import LinearSVC
 
 from statops import Workspace
 from statops.classifications import Hierarchy, add_classification
-from statops.coding import TrainingOptions, TrainingRequest, evaluate_model, train_coder
 from statops.coding.calibration import fit_temperature
 from statops.coding.metrics import evaluate_predictions, threshold_for_accuracy
 from statops.coding.text import normalise
 from statops.data import add_dataset, load_dataset
 from statops.demo import bundled_file
 from statops.registry import log_training
+from statops.tasks import FitRequest, get_task
 
 TARGET = 0.95
 CHUNK = 50_000
@@ -143,9 +143,9 @@ def main() -> None:
                  else Hierarchy.from_codes(sorted(set(train[label]) | set(dev[label]) | set(test[label]))))
 
     print("training statops ...", flush=True)
-    ours = train_coder(TrainingRequest(train_texts=train.text, train_labels=train[label], hierarchy=hierarchy,
-                                       dev_texts=dev.text, dev_labels=dev[label], options=TrainingOptions(seed=0)))
-    ours_eval = evaluate_model(ours.model, test.text, test[label])
+    task = get_task("coding")
+    ours = task.fit(FitRequest(train.text, train[label], hierarchy, dev.text, dev[label], {"seed": 0}))
+    ours_eval = task.evaluate(ours.model, test.text, test[label])
     print("training the baseline ...", flush=True)
     base = train_baseline(train, dev, label)
     base_eval = evaluate_baseline(base, test, label, hierarchy)
@@ -170,7 +170,7 @@ def main() -> None:
         for split, frame in (("train", train), ("dev", dev)):
             frame.to_csv(tmp / f"{split}.csv", index=False)
             infos[split] = add_dataset(ws, f"{label}-{split}", tmp / f"{split}.csv", "text", label, classification)
-        log_training(ws, "bench", ours, (infos["train"], load_dataset(ws, infos["train"])),
+        log_training(ws, "bench", task, ours, (infos["train"], load_dataset(ws, infos["train"])),
                      (infos["dev"], load_dataset(ws, infos["dev"])), "soc2010@2010" if classification else None)
         ours_batch = timed_process([sys.executable, "-m", "statops", "score", "bench", str(big),
                                     str(tmp / "ours.csv"), "--home", str(tmp / "ws")])
