@@ -18,7 +18,7 @@ import pytest
 
 from statops import Conflict, InvalidInput, NotFound, Workspace
 from statops.cli.app import main
-from statops.serving.batch import score_file
+from statops.scoring.batch import score_file
 from statops.workspace_backup import ARCHIVE_FOLDER, backup_workspace, restore_workspace
 from tests.serving.live import live_server, log_count, predict, server_settings, wait_for
 

@@ -13,7 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from statops.registry import load_coding_model, resolve_model
+from statops.registry import load_model, resolve_model
 from tests.serving.live import (
     LiveServer,
     copy_version,
@@ -77,7 +77,7 @@ def test_predict_gives_what_statops_score_gives_and_logs_each_record(trained, cl
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     body = response.json()
     assert body["model"] == {"name": trained.model, "version": trained.version, "alias": None}
-    model = load_coding_model(trained.ws, resolve_model(trained.ws, trained.model))
+    model = load_model(trained.ws, resolve_model(trained.ws, trained.model))
     expected = model.predict_frame(pd.Series(sample))
     got = body["predictions"]
     assert [p["code"] for p in got] == expected["code"].tolist()
