@@ -10,7 +10,7 @@ import skops.io as sio
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel
-from statops.coding.model import CodingModel
+from statops.coding.model import CodingModel, word_vocabulary
 from statops.errors import InvalidInput
 
 FORMAT_VERSION = 1
@@ -53,7 +53,7 @@ def load_model(folder: str | Path) -> CodingModel:
         raise InvalidInput(f"{folder}: unsupported model format {info.get('format_version')}")
     classification = json.loads((folder / "classification.json").read_text(encoding="utf-8"))
     hierarchy = Hierarchy.from_records(classification["codes"], classification["from_prefixes"])
-    vocabulary = dict(features.transformer_list[1][1].vocabulary_)
+    vocabulary = word_vocabulary(features)
     return CodingModel(
         features=features,
         weights=np.load(folder / "weights.npy", allow_pickle=False),
