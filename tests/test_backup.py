@@ -6,7 +6,6 @@ import io
 import os
 import shutil
 import sqlite3
-import sys
 import tarfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,9 +16,9 @@ import pandas as pd
 import pytest
 
 from statops import Conflict, InvalidInput, NotFound, Workspace
-from statops.cli.app import main
 from statops.scoring.batch import score_file
 from statops.workspace_backup import ARCHIVE_FOLDER, backup_workspace, restore_workspace
+from tests.cli_runner import run_cli
 from tests.serving.live import live_server, log_count, predict, server_settings, wait_for
 
 
@@ -193,31 +192,21 @@ def test_restore_refuses_unsafe_damaged_or_foreign_archives_and_leaves_nothing(t
     assert restored.home == target and (target / "statops.toml").is_file()
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["statops", *args])
-    monkeypatch.setenv("COLUMNS", "200")
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_backup_and_restore_commands(trained, tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
     archive = tmp_path / "ws.tar.gz"
     home = str(trained.ws.home)
-    code, out, _ = _cli(capsys, monkeypatch, "backup", str(archive), "--home", home)
+    code, out, _ = run_cli(capsys, monkeypatch, "backup", str(archive), "--home", home)
     assert code == 0 and "Backed up" in out and "statops restore" in out
-    code, _, err = _cli(capsys, monkeypatch, "backup", str(archive), "--home", home)
+    code, _, err = run_cli(capsys, monkeypatch, "backup", str(archive), "--home", home)
     assert code == 2 and "already exists" in err and len(err.strip().splitlines()) == 1
-    code, out, _ = _cli(capsys, monkeypatch, "restore", str(archive), str(tmp_path / "back"))
+    code, out, _ = run_cli(capsys, monkeypatch, "restore", str(archive), str(tmp_path / "back"))
     assert code == 0 and "Restored" in out and trained.model in out, out
-    code, _, err = _cli(capsys, monkeypatch, "restore", str(archive), str(tmp_path / "back"))
+    code, _, err = run_cli(capsys, monkeypatch, "restore", str(archive), str(tmp_path / "back"))
     assert code == 2 and "not empty" in err and len(err.strip().splitlines()) == 1
     for command in ("backup", "restore"):
-        code, out, _ = _cli(capsys, monkeypatch, command, "--help")
+        code, out, _ = run_cli(capsys, monkeypatch, command, "--help")
         assert code == 0 and f"Example: statops {command}" in out
 
 

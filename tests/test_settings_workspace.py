@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from statops import InvalidInput, NotFound, Workspace
-from statops.cli.app import main
 from statops.settings import load_settings
+from tests.cli_runner import run_cli
 
 
 def test_home_comes_from_argument_then_environment_then_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,16 +76,6 @@ def test_a_home_without_write_permission_is_one_clear_error(tmp_path: Path) -> N
         locked.chmod(0o700)
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["statops", *args])
-    monkeypatch.setenv("COLUMNS", "200")
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("home", ["{file}", "{file}/ws", "/dev/null", "/dev/null/ws"])
@@ -97,7 +86,7 @@ def test_cli_with_an_unusable_home_prints_one_line_and_exits_2(
     (tmp_path / "file").write_text("")
     fill = {"file": str(tmp_path / "file"), "tmp": str(tmp_path)}
     args = [part.format(**fill) for part in [*command, "--home", home]]
-    code, out, err = _cli(capsys, monkeypatch, *args)
+    code, out, err = run_cli(capsys, monkeypatch, *args)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "not a folder" in err and "Traceback" not in err
 
@@ -105,11 +94,11 @@ def test_cli_with_an_unusable_home_prints_one_line_and_exits_2(
 def test_init_says_when_the_workspace_already_existed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     home = str(tmp_path / "ws")
-    code, out, _ = _cli(capsys, monkeypatch, "init", "--home", home)
+    code, out, _ = run_cli(capsys, monkeypatch, "init", "--home", home)
     assert code == 0 and "Workspace ready" in out and "already" not in out
-    code, out, _ = _cli(capsys, monkeypatch, "init", "--home", home)
+    code, out, _ = run_cli(capsys, monkeypatch, "init", "--home", home)
     assert code == 0 and "already existed" in out and "brought it up to date" in out
     moved = tmp_path / "moved"
     (tmp_path / "ws").rename(moved)
-    code, out, _ = _cli(capsys, monkeypatch, "init", "--home", str(moved))
-    assert code == 0 and "already existed" in out and f"moved from {tmp_path / 'ws'}" in out
+    code, out, _ = run_cli(capsys, monkeypatch, "init", "--home", str(moved))
+    assert code == 0 and "already existed" in out and "It had moved" in out and f"  {tmp_path / 'ws'}\n" in out

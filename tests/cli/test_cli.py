@@ -9,19 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from statops.cli.app import main
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["statops", *args])
-    monkeypatch.setenv("COLUMNS", "80")
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli_runner import run_cli as run
 
 
 @pytest.fixture

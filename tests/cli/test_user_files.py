@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from statops import Workspace
 from statops.tables import TextFormat, read_table, sniff_separator
-from tests.cli.test_cli import run
+from tests.cli_runner import run_cli as run
 
 
 def test_a_latin1_file_is_read_with_its_encoding(tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001

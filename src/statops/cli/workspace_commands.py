@@ -27,14 +27,16 @@ def init(home: HomeOption = None) -> None:
     if_interrupted("the workspace may be incomplete; run statops init again to finish it")
     ws = Workspace.init(home)
     if ws.existed:
-        console.print(f"[green]Workspace already existed[/] at {ws.home}; brought it up to date")
+        console.print("[green]Workspace already existed[/]; brought it up to date")
     else:
-        console.print(f"[green]Workspace ready[/] at {ws.home}")
+        console.print("[green]Workspace ready[/]")
     if ws.relocation is not None and ws.relocation.moved:
-        console.print(f"  it had moved from {ws.relocation.old_root}; its MLflow store now points into "
-                      f"this folder ({ws.relocation.locations} locations updated)")
-    console.print(f"  store:  {ws.store.safe_url}")
-    console.print(f"  MLflow: {ws.mlflow_uri}")
+        console.print(f"It had moved; its MLflow store now points into this folder "
+                      f"({ws.relocation.locations} locations updated). It was at:")
+        console.print(f"  {ws.relocation.old_root}", soft_wrap=True, highlight=False)
+    # Paths and URLs stay whole on one line (the terminal wraps them), so they can be copied.
+    for label, value in (("folder", ws.home), ("store ", ws.store.safe_url), ("MLflow", ws.mlflow_uri)):
+        console.print(f"  {label}: {value}", soft_wrap=True, highlight=False)
     if not ws.existed:
         console.print("Next: statops classifications add NAME FILE, then statops data add ...")
 
