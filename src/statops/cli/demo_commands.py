@@ -58,10 +58,12 @@ def demo(
     console.print(f"took            {time.perf_counter() - started:.0f} s")
     console.rule("Try next")
     home_flag = f" --home {ws.home}"
-    console.print(f"statops models show {MODEL_NAME}{home_flag}")
-    console.print(f"statops data show soc2010-train{home_flag}")
-    console.print(f"statops score {MODEL_NAME} YOUR_FILE.csv coded.csv --text-column text{home_flag}")
-    console.print(f"mlflow ui --backend-store-uri {ws.mlflow_uri}")
+    for command in (f"statops models show {MODEL_NAME}{home_flag}",
+                    f"statops evaluate {MODEL_NAME} --data soc2010-test --report report.html{home_flag}",
+                    f"statops data show soc2010-train{home_flag}",
+                    f"statops score {MODEL_NAME} YOUR_FILE.csv coded.csv --text-column text{home_flag}",
+                    f"mlflow ui --backend-store-uri {ws.mlflow_uri}"):
+        console.print(command, soft_wrap=True, highlight=False)  # whole, to be copied
     console.print(f"\n[dim]{ATTRIBUTION}[/]")
 
 
