@@ -31,3 +31,9 @@ class Forbidden(StatopsError):
     """The caller may not do this."""
 
     http_status = 403
+
+
+class Unauthenticated(StatopsError):
+    """The caller's credentials (token, password) are unknown, expired, revoked or of a disabled user."""
+
+    http_status = 401

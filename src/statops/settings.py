@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from statops.errors import InvalidInput
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         default=None, description="MLflow tracking/registry URI; default SQLite in the workspace"
     )
     user: str | None = Field(default=None, description="who acts; default the OS user")
+    token: SecretStr | None = Field(default=None, description="API token: act as its user (STATOPS_TOKEN)")
     score_chunk_rows: int = Field(default=50_000, gt=0, description="rows per chunk when scoring")
     log_text: bool = Field(default=True, description="keep input text in the prediction log")
     # -- online serving (statops serve) ------------------------------------------------------
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
                                        description="how long a lone request waits for others to share its model call")
     serve_batch_max_records: int = Field(default=256, gt=0,
                                          description="records per shared model call")
+    serve_max_connections: int = Field(
+        default=1000, gt=0, description="open connections per server process; at the cap the longest idle one "
+        "is closed to make room (lowered to fit the open-files limit)")
+    serve_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="time a client has to send a request's headers; a connection that "
+        "sends nothing is closed after it")
+    serve_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="time a client has to send a request's body after its headers (else 408)")
+    serve_keep_alive_seconds: int = Field(default=5, gt=0,
+                                          description="idle time before a keep-alive connection is closed")
+    serve_shutdown_seconds: float = Field(
+        default=8.0, gt=0, description="longest graceful stop: requests in progress, then the log's last commit")
     # -- prediction log ----------------------------------------------------------------------
     log_batch_rows: int = Field(default=2_000, gt=0, description="rows per prediction-log insert")
     log_flush_seconds: float = Field(default=0.1, gt=0, description="prediction-log write interval")
@@ -53,6 +66,10 @@ class Settings(BaseSettings):
                                 description="prediction-log rows held in memory before requests wait")
     log_wait_seconds: float = Field(default=10.0, ge=0,
                                     description="how long a request waits for room in a full log queue")
+    log_ready_backlog_rows: int = Field(default=50_000, gt=0,
+                                        description="/readyz is not ready while more log rows wait to be committed")
+    log_ready_lag_seconds: float = Field(default=2.0, gt=0,
+                                         description="/readyz is not ready while log rows have waited longer")
 
     @classmethod
     def settings_customise_sources(

@@ -78,6 +78,8 @@ class Workspace:
         disable_telemetry()
         self.store = Store(self.database_url)
         self._client: MlflowClient | None = None
+        #: who acts, once authenticated (statops.accounts.authenticate sets it); else settings.actor
+        self.acting_user: str | None = None
 
     # -- locations -------------------------------------------------------------------------
     @property
@@ -122,7 +124,8 @@ class Workspace:
 
     @property
     def actor(self) -> str:
-        return self.settings.actor
+        """The name recorded in audit rows: the authenticated user, else STATOPS_USER or the OS user."""
+        return self.acting_user or self.settings.actor
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod

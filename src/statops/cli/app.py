@@ -16,6 +16,7 @@ from statops.cli import (
     model_commands,
     score_commands,
     serve_commands,
+    user_commands,
     workspace_commands,
 )
 from statops.cli.common import Interrupted, errors, interrupt_note, quiet_libraries
@@ -54,6 +55,7 @@ model_commands.register(app)
 score_commands.register(app)
 serve_commands.register(app)
 demo_commands.register(app)
+user_commands.register(app)
 
 
 INTERRUPTED = 130  # the shell's convention for SIGINT

@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from statops.accounts import Actor, current_actor
 from statops.workspace import Workspace
 
 console = Console()
@@ -81,8 +82,20 @@ def quiet_libraries() -> None:
 
 
 def open_workspace(home: Path | None) -> Workspace:
+    """The workspace, with who acts on it established (STATOPS_TOKEN's user, else its local admin):
+    a bad token stops every command here, before anything is done."""
+    return acting(home)[0]
+
+
+def acting(home: Path | None) -> tuple[Workspace, Actor]:
+    """The workspace and who acts on it."""
     quiet_libraries()
-    return Workspace.open(home)
+    ws = Workspace.open(home)
+    try:
+        return ws, current_actor(ws)
+    except BaseException:
+        ws.close()
+        raise
 
 
 class Bars:

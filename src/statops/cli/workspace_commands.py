@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from statops.accounts import ensure_admin
 from statops.cli.common import (
     HomeOption,
     JsonOption,
@@ -37,6 +38,12 @@ def init(home: HomeOption = None) -> None:
     # Paths and URLs stay whole on one line (the terminal wraps them), so they can be copied.
     for label, value in (("folder", ws.home), ("store ", ws.store.safe_url), ("MLflow", ws.mlflow_uri)):
         console.print(f"  {label}: {value}", soft_wrap=True, highlight=False)
+    created = ensure_admin(ws)
+    if created is not None:
+        user, secret = created
+        console.print(f"Admin user [bold]{user.name}[/] created. Its API token, shown only this once "
+                      "(store it; `statops tokens create` makes more):")
+        console.print(f"  {secret}", soft_wrap=True, highlight=False)
     if not ws.existed:
         console.print("Next: statops classifications add NAME FILE, then statops data add ...")
 
