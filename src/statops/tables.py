@@ -23,6 +23,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from statops.errors import InvalidInput, NotFound
+from statops.files import check_writable_folder
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -176,10 +177,7 @@ def _separator_name(path: Path, fmt: TextFormat) -> str:
 def _reading(path: Path, kind: str, fmt: TextFormat = UTF8) -> Iterator[None]:
     """Turns the readers' failures into one-line InvalidInput errors naming the file."""
     try:
-        with warnings.catch_warnings():
-            # A first data row with more fields than the header would lose its extra fields.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            yield
+        yield
     except pd.errors.ParserWarning as exc:
         raise InvalidInput(
             f"{path.name}: a row has more fields than the header ({_separator_name(path, fmt)}). If the file "
@@ -197,8 +195,19 @@ def _reading(path: Path, kind: str, fmt: TextFormat = UTF8) -> Iterator[None]:
         raise InvalidInput(f"{path.name} has no columns") from exc
     except pd.errors.ParserError as exc:
         raise InvalidInput(_parser_message(path, exc, fmt)) from exc
+    except ImportError as exc:  # e.g. the old .xls format needs a reader that is not installed
+        raise InvalidInput(f"{path.name} cannot be read as {kind} here ({exc}); save it as .xlsx or CSV") from exc
     except (pa.ArrowException, ValueError, OSError, EOFError, zlib.error) as exc:
         raise InvalidInput(f"{path.name} cannot be read as {kind}: {exc}") from exc
+
+
+@contextmanager
+def _strict_csv() -> Iterator[None]:
+    """A first data row with more fields than the header would silently lose its extra fields: make
+    pandas' warning an error, for the read in hand only (not across a generator's yield)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        yield
 
 
 def read_table(path: str | Path, fmt: TextFormat = UTF8) -> pd.DataFrame:
@@ -207,7 +216,8 @@ def read_table(path: str | Path, fmt: TextFormat = UTF8) -> pd.DataFrame:
     kind = table_format(path)
     with _reading(path, kind, fmt):
         if kind == "csv":
-            frame = pd.read_csv(path, **_csv_kwargs(path, fmt))  # type: ignore[call-overload]
+            with _strict_csv():
+                frame = pd.read_csv(path, **_csv_kwargs(path, fmt))  # type: ignore[call-overload]
         elif kind == "parquet":
             frame = pq.read_table(path).to_pandas()
         else:
@@ -223,7 +233,7 @@ def table_columns(path: str | Path, fmt: TextFormat = UTF8) -> list[str]:
     kind = table_format(path)
     with _reading(path, kind, fmt):
         if kind == "parquet":
-            return [str(n) for n in pq.ParquetFile(path).schema_arrow.names]
+            return [str(n) for n in pq.read_schema(path).names]
         if kind == "csv":
             return [str(c) for c in pd.read_csv(path, nrows=0, **_csv_kwargs(path, fmt)).columns]  # type: ignore[call-overload]
         return [str(c) for c in pd.read_excel(path, nrows=0).columns]
@@ -268,21 +278,26 @@ class TableChunks:
                 self.close()
 
     def _frames(self) -> Iterator[tuple[pd.DataFrame, float]]:
+        self.close()  # iterating again starts afresh, without leaking the first handle
         if self.kind == "csv":
             kwargs = _csv_kwargs(self.path, self.fmt)
             self._handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
             source = gzip.GzipFile(fileobj=self._handle) if self.path.suffix.lower() == ".gz" else self._handle
             with pd.read_csv(source, chunksize=self.chunk_rows, **kwargs) as reader:  # type: ignore[call-overload]
-                for chunk in reader:
+                while True:
+                    with _strict_csv():
+                        chunk = next(reader, None)
+                    if chunk is None:
+                        return
                     yield chunk, min(1.0, self._handle.tell() / self._size) if self._size else 1.0
         elif self.kind == "parquet":
-            parquet = pq.ParquetFile(self.path)
-            total, done = parquet.metadata.num_rows, 0
-            for batch in parquet.iter_batches(batch_size=self.chunk_rows):
+            self._handle = pq.ParquetFile(self.path)
+            total, done = self._handle.metadata.num_rows, 0
+            for batch in self._handle.iter_batches(batch_size=self.chunk_rows):
                 done += batch.num_rows
                 yield batch.to_pandas(), done / total if total else 1.0
             if total == 0:
-                yield parquet.schema_arrow.empty_table().to_pandas(), 1.0
+                yield self._handle.schema_arrow.empty_table().to_pandas(), 1.0
         else:  # Excel cannot be streamed; such files are small by the format's own limits
             frame = read_table(self.path)
             for start in range(0, len(frame), self.chunk_rows):
@@ -312,15 +327,22 @@ class TableWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.format = table_format(self.path)
-        if self.format == "excel":
-            raise InvalidInput("output must be CSV or Parquet (Excel cannot be written in chunks)")
-        if not self.path.parent.is_dir():
-            raise NotFound(f"output folder not found: {self.path.parent}")
+        self.format = self.check(self.path)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
         self._writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
         self._schema: pa.Schema | None = None
         self._stream: pa.CompressedOutputStream | None = None
+
+    @staticmethod
+    def check(path: Path) -> str:
+        """The output's format, once it is known that it can be written there."""
+        kind = table_format(path)
+        if kind == "excel":
+            raise InvalidInput("output must be CSV or Parquet (Excel cannot be written in chunks)")
+        if path.is_dir():
+            raise InvalidInput(f"the output {path} is a folder")
+        check_writable_folder(path.parent, str(path))
+        return kind
 
     def write(self, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -22,11 +22,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from statops.errors import Conflict, InvalidInput, NotFound, StatopsError
+from statops.files import check_writable_folder
 from statops.relocation import Relocation
 from statops.store.schema import Dataset, PredictionLogEntry
 from statops.workspace import Workspace
@@ -124,7 +125,13 @@ def _workspace_files(home: Path, skip: set[Path]) -> Iterator[Path]:
     """Every folder and file in the workspace, in a stable order, without the live databases.
     Links are followed: the archive holds what they point to (a restore makes no links). Sockets,
     pipes and broken links are no data and are left out."""
+    seen: set[tuple[int, int]] = set()  # folders already walked: a link back up must not loop
     for folder, dirs, files in os.walk(home, followlinks=True):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:
+            dirs.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
         dirs.sort()
         base = Path(folder)
         for name in dirs + sorted(files):
@@ -140,6 +147,7 @@ def _check_archive_target(ws: Workspace, archive: Path, force: bool) -> None:
         raise InvalidInput(f"the backup file {archive} is inside the workspace {ws.home}; write it elsewhere")
     if not archive.parent.is_dir():
         raise InvalidInput(f"cannot write {archive}: {archive.parent} is not a folder")
+    check_writable_folder(archive.parent, str(archive))
     if archive.is_dir():
         raise InvalidInput(f"cannot write {archive}: it is a folder")
     if archive.exists() and not force:
@@ -162,7 +170,10 @@ def backup_workspace(ws: Workspace, archive: str | Path, force: bool = False,
     databases = [path for path in (ws.store_database, ws.mlflow_database) if path is not None and path.is_file()]
     skip = {Path(f"{db}{side}") for db in (ws.home / "statops.db", ws.home / "mlflow.db")
             for side in _SQLITE_SIDE_FILES}
-    scratch = Path(tempfile.mkdtemp(prefix=".statops-backup-", dir=archive.parent))
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=".statops-backup-", dir=archive.parent))
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {archive}: {exc.strerror or exc}") from exc
     partial = scratch / archive.name
     try:
         copies = []
@@ -285,8 +296,11 @@ def _unpack(archive: Path, into: Path, progress: StageProgress | None) -> None:
         try:
             with tarfile.open(fileobj=reader, mode="r:gz") as tar:
                 for member in tar:
-                    if member.name != ARCHIVE_FOLDER and not member.name.startswith(ARCHIVE_FOLDER + "/"):
+                    parts = PurePosixPath(member.name).parts
+                    if not parts or parts[0] != ARCHIVE_FOLDER or ".." in parts:
                         raise InvalidInput(f"{archive} is not a statops backup: it holds {member.name!r}")
+                    if member.issym() or member.islnk():  # backups hold files, never links
+                        raise InvalidInput(f"{archive} holds a link ({member.name!r}) and was not restored")
                     tar.extract(member, into, filter="data")
         except tarfile.FilterError as exc:
             raise InvalidInput(f"{archive} holds an unsafe entry and was not restored: {exc}") from exc
@@ -316,8 +330,11 @@ def restore_workspace(archive: str | Path, target: str | Path,
     if not archive.is_file():
         raise NotFound(f"no backup file at {archive}")
     target_existed = _check_target(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.restoring-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.restoring-", dir=target.parent))
+    except OSError as exc:
+        raise InvalidInput(f"cannot restore into {target}: {exc.strerror or exc}") from exc
     moved = False
     try:
         _unpack(archive, scratch, progress)
@@ -325,7 +342,12 @@ def restore_workspace(archive: str | Path, target: str | Path,
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise InvalidInput(f"{archive} is not a complete statops backup: it has no {MANIFEST}")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{archive} is not a statops backup: its {MANIFEST} cannot be read ({exc})") from exc
+        if not isinstance(manifest, dict):
+            raise InvalidInput(f"{archive} is not a statops backup: its {MANIFEST} is not a JSON object")
         if manifest.get("format") != FORMAT:
             raise InvalidInput(f"{archive} is a backup in format {manifest.get('format')}; "
                                f"this statops reads format {FORMAT}")

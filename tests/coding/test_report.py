@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from statops.classifications import Hierarchy
-from statops.coding import Evaluation, check_report_path, render_report, write_report
+from statops.coding import Evaluation, render_report
 from statops.coding.metrics import evaluate_predictions
 from statops.errors import InvalidInput, NotFound
+from statops.files import check_report_path, write_file_atomically
 
 HOSTILE = 'Tricky <script>alert("x")</script> & <b>bold</b>'
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -86,22 +87,21 @@ def test_the_report_is_one_self_contained_page_with_every_table() -> None:
         assert confusion.predicted_title in text
 
 
-def test_write_report_refuses_a_bad_path_before_writing(tmp_path: Path) -> None:
-    evaluation = _evaluation()
+def test_a_report_path_is_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"must end in \.html"):
-        write_report(evaluation, tmp_path / "report.pdf", "x")
+        check_report_path(tmp_path / "report.pdf")
     with pytest.raises(NotFound, match="does not exist"):
-        write_report(evaluation, tmp_path / "missing" / "report.html", "x")
+        check_report_path(tmp_path / "missing" / "report.html")
     (tmp_path / "folder.html").mkdir()
     with pytest.raises(InvalidInput, match="is a folder"):
         check_report_path(tmp_path / "folder.html")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.html"]
 
 
-def test_write_report_replaces_the_file_whole(tmp_path: Path) -> None:
-    target = tmp_path / "Report.HTML"
+def test_a_report_replaces_the_file_whole(tmp_path: Path) -> None:
+    target = check_report_path(tmp_path / "Report.HTML")
     target.write_text("old")
-    written = write_report(_evaluation(), target, "occupation")
+    written = write_file_atomically(render_report(_evaluation(), "occupation").encode("utf-8"), target)
     assert written == target
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["Report.HTML"]  # no temporary file left behind

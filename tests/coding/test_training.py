@@ -11,8 +11,9 @@ import skops.io as sio
 
 from statops import InvalidInput
 from statops.classifications import Hierarchy
-from statops.coding import TrainingOptions, TrainingRequest, evaluate_model, load_model, save_model, train_coder
+from statops.coding import TrainingOptions, evaluate_model, load_model, save_model, train_coder, training_options
 from statops.coding.model import word_vocabulary
+from statops.tasks import FitRequest
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +23,16 @@ def frames(soc) -> dict[str, pd.DataFrame]:  # noqa: ANN001
             "structure": read(soc.structure)}
 
 
-def request(frames: dict[str, pd.DataFrame], h: Hierarchy, options: TrainingOptions) -> TrainingRequest:
-    return TrainingRequest(train_texts=frames["train"].text, train_labels=frames["train"].soc2010, hierarchy=h,
-                           dev_texts=frames["dev"].text, dev_labels=frames["dev"].soc2010, options=options)
+def request(frames: dict[str, pd.DataFrame], h: Hierarchy, **options: object) -> FitRequest:
+    return FitRequest(train_texts=frames["train"].text, train_labels=frames["train"].soc2010, hierarchy=h,
+                      dev_texts=frames["dev"].text, dev_labels=frames["dev"].soc2010, options=options)
 
 
 @pytest.fixture(scope="module")
 def result(frames):  # noqa: ANN001, ANN201
     h = Hierarchy.from_structure(frames["structure"])
     stages = []
-    r = train_coder(request(frames, h, TrainingOptions(seed=3)), progress=lambda stage, f: stages.append((stage, f)))
+    r = train_coder(request(frames, h, seed=3), progress=lambda stage, f: stages.append((stage, f)))
     r.stages = stages
     return r
 
@@ -55,7 +56,7 @@ def test_model_is_better_than_chance_and_calibrated_on_test(result, frames) -> N
 
 def test_training_is_deterministic_for_a_seed(frames, result) -> None:  # noqa: ANN001
     h = Hierarchy.from_structure(frames["structure"])
-    again = train_coder(request(frames, h, TrainingOptions(seed=3)))
+    again = train_coder(request(frames, h, seed=3))
     texts = frames["test"].text.head(200)
     pd.testing.assert_frame_equal(again.model.predict_frame(texts), result.model.predict_frame(texts))
     assert again.model.threshold == result.model.threshold
@@ -86,7 +87,7 @@ def test_prediction_table_columns_and_alternatives(result) -> None:  # noqa: ANN
 def test_without_dev_data_a_seeded_split_is_held_out_and_prefix_levels_are_used(frames) -> None:  # noqa: ANN001
     train = frames["train"].head(1500)
     h = Hierarchy.from_codes(train.soc2010.unique().tolist())
-    r = train_coder(TrainingRequest(train.text, train.soc2010, h, options=TrainingOptions(seed=1)))
+    r = train_coder(FitRequest(train.text, train.soc2010, h, options={"seed": 1}))
     assert r.dev_records == 225 and r.train_records == 1275
     assert list(r.dev_evaluation.level_accuracy) == ["prefix1", "prefix2", "prefix3", "prefix4"]
 
@@ -94,20 +95,21 @@ def test_without_dev_data_a_seeded_split_is_held_out_and_prefix_levels_are_used(
 def test_bad_training_requests() -> None:
     h = Hierarchy.from_codes(["1"])
     with pytest.raises(InvalidInput, match="two different codes"):
-        train_coder(TrainingRequest(pd.Series(["a", "b", "c"]), pd.Series(["1", "1", "1"]), h,
-                                    pd.Series(["a"]), pd.Series(["1"])))
+        train_coder(FitRequest(pd.Series(["a", "b", "c"]), pd.Series(["1", "1", "1"]), h,
+                               pd.Series(["a"]), pd.Series(["1"])))
     with pytest.raises(InvalidInput, match="labels are empty"):
-        train_coder(TrainingRequest(pd.Series(["a", "b", "c"]), pd.Series(["1", "2", ""]), h))
+        train_coder(FitRequest(pd.Series(["a", "b", "c"]), pd.Series(["1", "2", ""]), h))
     with pytest.raises(InvalidInput, match="target accuracy"):
-        train_coder(TrainingRequest(pd.Series(["a", "b"]), pd.Series(["1", "2"]), h,
-                                    options=TrainingOptions(target_accuracy=1.5)))
+        train_coder(FitRequest(pd.Series(["a", "b"]), pd.Series(["1", "2"]), h, options={"target_accuracy": 1.5}))
+    with pytest.raises(InvalidInput, match="no option sede"):
+        train_coder(FitRequest(pd.Series(["a", "b"]), pd.Series(["1", "2"]), h, options={"sede": 1}))
 
 
 def test_a_training_request_is_frozen_and_has_default_options() -> None:
-    req = TrainingRequest(pd.Series(["a", "b"]), pd.Series(["1", "2"]), Hierarchy.from_codes(["1", "2"]))
-    assert req.options == TrainingOptions() and req.dev_texts is None and req.dev_labels is None
+    req = FitRequest(pd.Series(["a", "b"]), pd.Series(["1", "2"]), Hierarchy.from_codes(["1", "2"]))
+    assert training_options(req.options) == TrainingOptions() and req.dev_texts is None and req.dev_labels is None
     with pytest.raises(dataclasses.FrozenInstanceError):
-        req.options = TrainingOptions(seed=5)  # type: ignore[misc]
+        req.options = {"seed": 5}  # type: ignore[misc]
 
 
 def test_the_word_vocabulary_is_found_by_name(result) -> None:  # noqa: ANN001

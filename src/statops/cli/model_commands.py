@@ -78,7 +78,12 @@ def train(
     calibrated_on = outcome.dev.ref if outcome.dev else "a held-out split"
     console.print(f"Trained on {outcome.train.ref} ({result.train_records:,} records) in {result.fit_seconds:.1f} s; "
                   f"calibrated on {calibrated_on} ({result.dev_records:,} records)")
-    console.print(evaluation_table("Quality on the dev data (threshold chosen out-of-fold)", result.dev_evaluation))
+    from statops.coding import Evaluation
+
+    if isinstance(result.dev_evaluation, Evaluation):
+        console.print(evaluation_table("Quality on the dev data (threshold chosen out-of-fold)", result.dev_evaluation))
+    else:  # a task without its own rendering here: its summary
+        print_json(result.dev_evaluation.summary())
     console.print(f"Registered [bold]{registered.name}[/] version {registered.version} "
                   f"(MLflow run {registered.run_id})")
     if registered.dev_evaluation:

@@ -4,11 +4,10 @@ from statops.coding.breakdown import CodeQuality, Confusion, LevelQuality
 from statops.coding.metrics import Evaluation
 from statops.coding.model import CodingModel, Predictions
 from statops.coding.persist import load_model, save_model
-from statops.coding.report import check_report_path, render_report, save_report, write_report
-from statops.coding.train import TrainingOptions, TrainingRequest, TrainingResult, evaluate_model, train_coder
+from statops.coding.report import render_report
+from statops.coding.train import TrainingOptions, evaluate_model, train_coder, training_options
 
 __all__ = [
     "CodeQuality", "CodingModel", "Confusion", "Evaluation", "LevelQuality", "Predictions", "TrainingOptions",
-    "TrainingRequest", "TrainingResult", "check_report_path", "evaluate_model", "load_model", "render_report",
-    "save_model", "save_report", "train_coder", "write_report",
+    "evaluate_model", "load_model", "render_report", "save_model", "train_coder", "training_options",
 ]

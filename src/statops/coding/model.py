@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -142,5 +141,3 @@ class CodingModel:
             "alternatives": alternatives,
         })
 
-
-ProgressCallback = Callable[[str, float], None]

@@ -6,13 +6,11 @@ import base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from statops.coding.breakdown import CodeQuality
 from statops.coding.chart import coverage_png
 from statops.coding.metrics import Evaluation
-from statops.files import check_report_path, write_file_atomically
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
@@ -133,15 +131,3 @@ def render_report(evaluation: Evaluation, heading: str, facts: Sequence[tuple[st
         f"<title>{escape(heading)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
         "</body>\n</html>\n"
     )
-
-
-def save_report(text: str, path: str | Path) -> Path:
-    """Write a rendered report to `path` atomically."""
-    return write_file_atomically(text.encode("utf-8"), check_report_path(path))
-
-
-def write_report(evaluation: Evaluation, path: str | Path, heading: str,
-                 facts: Sequence[tuple[str, str]] = ()) -> Path:
-    """Render the report of `evaluation` and write it to `path` atomically."""
-    check_report_path(path)
-    return save_report(render_report(evaluation, heading, facts), path)

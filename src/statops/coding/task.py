@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -15,7 +13,7 @@ from statops.coding.metrics import Evaluation
 from statops.coding.model import OUTPUT_COLUMNS, CodingModel
 from statops.coding.persist import load_model, save_model
 from statops.coding.report import render_report
-from statops.coding.train import TrainingOptions, TrainingRequest, evaluate_model, train_coder
+from statops.coding.train import evaluate_model, train_coder
 from statops.errors import InvalidInput
 from statops.tasks import FitRequest, FitResult, ModelDescription, ProgressCallback, TaskEvaluation, TaskModel
 
@@ -29,15 +27,6 @@ def _coder(model: TaskModel) -> CodingModel:
     return model
 
 
-def training_options(options: dict[str, Any]) -> TrainingOptions:
-    """The coder's options from a name -> value mapping; an unknown name is an InvalidInput."""
-    known = {f.name for f in fields(TrainingOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise InvalidInput(f"task coding has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}")
-    return TrainingOptions(**options)
-
-
 class CodingTask:
     """Free text -> the codes of a statistical classification, with a calibrated confidence."""
 
@@ -45,13 +34,7 @@ class CodingTask:
     output_columns = OUTPUT_COLUMNS
 
     def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
-        result = train_coder(TrainingRequest(
-            train_texts=request.train_texts, train_labels=request.train_labels, hierarchy=request.hierarchy,
-            dev_texts=request.dev_texts, dev_labels=request.dev_labels,
-            options=training_options(dict(request.options)),
-        ), progress)
-        return FitResult(result.model, result.dev_evaluation, result.fit_seconds, result.train_records,
-                         result.dev_records)
+        return train_coder(request, progress)
 
     def evaluate(self, model: TaskModel, texts: pd.Series, labels: pd.Series) -> TaskEvaluation:
         return evaluate_model(_coder(model), texts, labels)

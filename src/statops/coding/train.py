@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
-from statops.coding.model import TOP_K, CodingModel, ProgressCallback, build_features, word_vocabulary
+from statops.coding.model import TOP_K, CodingModel, build_features, word_vocabulary
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
+from statops.tasks import FitRequest, FitResult, ProgressCallback
 
 MIN_TRAIN_RECORDS = 2
 
@@ -34,26 +36,13 @@ class TrainingOptions:
             raise InvalidInput("regularisation must be positive")
 
 
-@dataclass(frozen=True)
-class TrainingRequest:
-    """What to train on: labelled training records, the classification's hierarchy, optional dev
-    records for calibration and the threshold (a held-out share of training otherwise), options."""
-
-    train_texts: pd.Series
-    train_labels: pd.Series
-    hierarchy: Hierarchy
-    dev_texts: pd.Series | None = None
-    dev_labels: pd.Series | None = None
-    options: TrainingOptions = field(default_factory=TrainingOptions)
-
-
-@dataclass
-class TrainingResult:
-    model: CodingModel
-    dev_evaluation: Evaluation
-    fit_seconds: float
-    train_records: int
-    dev_records: int
+def training_options(options: Mapping[str, Any]) -> TrainingOptions:
+    """The coder's options from a name -> value mapping; an unknown name is an InvalidInput."""
+    known = {f.name for f in fields(TrainingOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InvalidInput(f"task coding has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}")
+    return TrainingOptions(**options)
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -70,9 +59,10 @@ def split_for_calibration(
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def train_coder(request: TrainingRequest, progress: ProgressCallback | None = None) -> TrainingResult:
-    """Fit a CodingModel; calibrate it and choose its threshold on dev data (or a held-out split)."""
-    options, hierarchy = request.options, request.hierarchy
+def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
+    """Fit a CodingModel; calibrate it and choose its threshold on dev data (or a held-out split).
+    `request.options` are TrainingOptions' fields by name."""
+    options, hierarchy = training_options(request.options), request.hierarchy
     options.check()
     report = progress or _noop
     started = time.perf_counter()
@@ -124,7 +114,7 @@ def train_coder(request: TrainingRequest, progress: ProgressCallback | None = No
         list(dev_y), list(classes[top[:, 0]]), held_out_confidence, [list(classes[t]) for t in top],
         hierarchy, model.threshold, options.target_accuracy,
     )
-    return TrainingResult(model, evaluation, time.perf_counter() - started, len(texts), len(dev))
+    return FitResult(model, evaluation, time.perf_counter() - started, len(texts), len(dev))
 
 
 def evaluate_model(model: CodingModel, texts: pd.Series, labels: pd.Series) -> Evaluation:

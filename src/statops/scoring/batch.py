@@ -12,7 +12,7 @@ from statops.registry.versions import ModelVersionRef
 from statops.scoring.cache import ModelCache, route_key
 from statops.scoring.predict import Columns, as_columns
 from statops.scoring.prediction_log import delete_request, new_id, prediction_rows, write_rows
-from statops.tables import UTF8, TableChunks, TableWriter, TextFormat, require_columns
+from statops.tables import UTF8, TableChunks, TableWriter, TextFormat, require_columns, table_columns
 from statops.tasks import TaskModel, get_task
 from statops.workspace import Workspace
 
@@ -54,7 +54,10 @@ def score_file(
     request id for the job; a failed job removes its rows again.
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    served = ModelCache(ws, capacity=1).get(route_key(model_ref))
+    cache, route = ModelCache(ws, capacity=1, freeze_loaded=False), route_key(model_ref)
+    cache.resolve(route)
+    check_paths(input_path, output_path, text_column, text_format)  # a typo costs no model load
+    served = cache.get(route)
     ref = served.ref
     job_id = new_id()
 
@@ -98,8 +101,7 @@ def code_file(
     Row for row: every input record gives one output row, in order (a blank line of a CSV file is a
     record with an empty text, which gets no answer).
     """
-    if input_path.resolve() == output_path.resolve():
-        raise InvalidInput("the output file must not be the input file")
+    check_paths(input_path, output_path, text_column, text_format)
     output_columns = get_task(model.task).output_columns
     writer = TableWriter(output_path)
     rows = auto = 0
@@ -130,6 +132,14 @@ def code_file(
         writer.abort()
         raise
     return CodedFile(rows, auto, renamed)
+
+
+def check_paths(input_path: Path, output_path: Path, text_column: str, text_format: TextFormat = UTF8) -> None:
+    """The input has the text column, and the output can be written and is not the input."""
+    require_columns(table_columns(input_path, text_format), [text_column], input_path.name)
+    if input_path.resolve() == output_path.resolve():
+        raise InvalidInput("the output file must not be the input file")
+    TableWriter.check(output_path)
 
 
 def input_renames(columns: list[str], output_columns: Sequence[str]) -> dict[str, str]:

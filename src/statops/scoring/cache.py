@@ -52,7 +52,7 @@ def route_ref(key: RouteKey) -> str:
     return f"{name}/{version}" if version else f"{name}@{alias}" if alias else name
 
 
-def load_model(ws: Workspace, ref: ModelVersionRef) -> TaskModel:
+def _load_registered(ws: Workspace, ref: ModelVersionRef) -> TaskModel:
     """The registry's loader, imported when the first model loads (it brings MLflow)."""
     from statops.registry.loading import load_model as load
 
@@ -69,11 +69,13 @@ class ModelCache:
     """Thread-safe. `peek` is the lock-light fast path; `get` resolves and loads when needed."""
 
     def __init__(self, ws: Workspace, capacity: int = 4, refresh_seconds: float = 5.0,
-                 loader: Callable[[Workspace, ModelVersionRef], TaskModel] = load_model):
+                 loader: Callable[[Workspace, ModelVersionRef], TaskModel] = _load_registered,
+                 freeze_loaded: bool = True):
         self.ws = ws
         self.capacity = capacity
         self.refresh_seconds = refresh_seconds
         self._loader = loader
+        self.freeze_loaded = freeze_loaded  # a server's choice; a one-off job leaves the heap alone
         self._routes: dict[RouteKey, ModelVersionRef] = {}
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._failures: dict[tuple[str, str], tuple[float, str]] = {}
@@ -98,12 +100,17 @@ class ModelCache:
                 self._models.move_to_end((ref.name, ref.version))
         return None if loaded is None else Served(ref, loaded.model)
 
+    def resolve(self, key: RouteKey) -> ModelVersionRef:
+        """The version a route names, checked to be in service, without loading it."""
+        ref = self._routes.get(key) or resolve_model(self.ws, route_ref(key))
+        self._check_servable(ref)
+        return ref
+
     def get(self, key: RouteKey) -> Served:
         """Resolve the route (once; then the refresher keeps it current) and load its version."""
         ref = self._routes.get(key)
         if ref is None:
-            ref = resolve_model(self.ws, route_ref(key))
-            self._check_servable(ref)
+            ref = self.resolve(key)
             loaded = self._load(ref)
             self._routes[key] = ref
             return Served(ref, loaded.model)
@@ -145,7 +152,8 @@ class ModelCache:
             # walking them all takes ~100-200 ms, a pause every request in flight would feel.
             # Frozen objects are skipped by the collector; reference counting still frees an
             # evicted model (only reference cycles inside it would stay).
-            gc.freeze()
+            if self.freeze_loaded:
+                gc.freeze()
             with self._lock:
                 self._failures.pop(key, None)
                 self._models[key] = loaded
