@@ -169,8 +169,13 @@ def test_restore_refuses_unsafe_damaged_or_foreign_archives_and_leaves_nothing(t
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     cases = [
         (truncated, "not a complete statops backup"),
-        (_archive(tmp_path / "escape.tar.gz", {f"{ARCHIVE_FOLDER}/../../evil": b"x"}), "unsafe"),
-        (_archive(tmp_path / "link.tar.gz", {f"{ARCHIVE_FOLDER}/snapshots": Path("/etc")}), "unsafe"),
+        (_archive(tmp_path / "escape.tar.gz", {f"{ARCHIVE_FOLDER}/../../evil": b"x"}), "not a statops backup"),
+        (_archive(tmp_path / "link.tar.gz", {f"{ARCHIVE_FOLDER}/snapshots": Path("/etc")}), "holds a link"),
+        # a relative link that stays inside the scratch folder but points out of the restored one
+        (_archive(tmp_path / "relative.tar.gz", {f"{ARCHIVE_FOLDER}/snapshots/evil": Path("../../outside.txt")}),
+         "holds a link"),
+        (_archive(tmp_path / "badmanifest.tar.gz", {f"{ARCHIVE_FOLDER}/statops-backup.json": b"{not json"}),
+         "cannot be read"),
         (_archive(tmp_path / "foreign.tar.gz", {"etc/passwd": b"x"}), "not a statops backup"),
         (_archive(tmp_path / "nomanifest.tar.gz", {f"{ARCHIVE_FOLDER}/statops.toml": b""}), "statops-backup.json"),
     ]
@@ -190,8 +195,6 @@ def test_restore_refuses_unsafe_damaged_or_foreign_archives_and_leaves_nothing(t
     (target / "x").unlink()
     restored = restore_workspace(good, target)  # an empty folder is fine
     assert restored.home == target and (target / "statops.toml").is_file()
-
-
 
 
 def test_backup_and_restore_commands(trained, tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
@@ -217,7 +220,10 @@ def test_a_backup_holds_what_links_point_to_and_leaves_out_pipes(tmp_path: Path)
     (outside / "notes.txt").write_text("kept")
     (ws.home / "linked").symlink_to(outside)
     os.mkfifo(ws.home / "pipe")
+    (ws.home / "loop").symlink_to(ws.home)  # a link back up: walked once, not forever
     summary = backup_workspace(ws, tmp_path / "b.tar.gz")
+    with tarfile.open(summary.archive) as tar:
+        assert not [name for name in tar.getnames() if "/loop/" in name]
     assert summary.prediction_log_rows == 0 and summary.databases == ["statops.db", "mlflow.db"]
     restored = restore_workspace(summary.archive, tmp_path / "restored")
     assert restored.models == [] and restored.datasets == 0
