@@ -10,6 +10,7 @@ import typer
 
 from statops import __version__
 from statops.cli import (
+    audit_commands,
     classification_commands,
     data_commands,
     demo_commands,
@@ -56,6 +57,7 @@ score_commands.register(app)
 serve_commands.register(app)
 demo_commands.register(app)
 user_commands.register(app)
+audit_commands.register(app)
 
 
 INTERRUPTED = 130  # the shell's convention for SIGINT

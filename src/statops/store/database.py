@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from statops.errors import StatopsError
-from statops.store.schema import AuditEvent
+from statops.store.audit import append as append_audit
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -89,9 +89,10 @@ class Store:
         finally:
             session.close()
 
-    def audit(self, session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
-        """Record a state change inside the caller's transaction."""
-        session.add(AuditEvent(actor=actor, action=action, subject=subject, details=details))
+    def audit(self, session: Session, actor: str, action: str, subject: str, *, before: Any = None,
+              after: Any = None, reason: str | None = None, **details: Any) -> None:
+        """Record a state change inside the caller's transaction, at the end of the audit hash chain."""
+        append_audit(session, actor, action, subject, details, before, after, reason)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -90,7 +90,8 @@ class Dataset(Base):
 
 
 class AuditEvent(Base):
-    """Every state change: who did what to which thing, when."""
+    """Every state change: who did what to which thing (`subject`: the object), when, the state before
+    and after, why. Append-only, in a hash chain (statops.store.audit)."""
 
     __tablename__ = "audit_events"
 
@@ -100,6 +101,11 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    before: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class User(Base):
