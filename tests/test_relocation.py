@@ -143,3 +143,25 @@ def test_only_whole_locations_under_the_old_folder_are_rewritten() -> None:
     back = _rewriter(Path("/new place/ws"), Path("/data/ws"))
     assert back("file:///new%20place/ws/m") == "file:///data/ws/m"
     assert back("file:///new place/ws/m") == "file:///data/ws/m"
+
+
+def test_one_folder_seen_under_two_paths_is_not_rewritten_back_and_forth(tmp_path: Path) -> None:
+    """A bind mount (a container's view of a host folder, say): both paths name the same folder, so
+    the locations recorded under one still hold under the other."""
+    import subprocess
+
+    Workspace.init(tmp_path / "ws").close()
+    before = _mlflow_text(tmp_path / "ws")
+    other = tmp_path / "mounted"
+    other.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(tmp_path / "ws"), str(other)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"bind mounts are not allowed here: {mounted.stderr.decode().strip()}")
+    try:
+        for home in (other, tmp_path / "ws", other):
+            ws = Workspace.open(home)
+            assert ws.relocation is None
+            ws.close()
+        assert _mlflow_text(tmp_path / "ws") == before
+    finally:
+        subprocess.run(["umount", str(other)], check=True)

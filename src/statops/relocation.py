@@ -12,6 +12,7 @@ import MLflow.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections import Counter
@@ -134,14 +135,22 @@ def relocate_mlflow_store(database: Path, root: Path, artifact_root: Path) -> Re
     try:
         if not _has_default_experiment(connection):
             return None  # not (yet) an MLflow store with its Default experiment: nothing to fix
-        if _recorded_root(connection) == root_text:
-            return None
+        recorded = _recorded_root(connection)
+        if recorded == root_text or (recorded is not None and _same_folder(Path(recorded), root)):
+            return None  # the same folder (or another path to it, e.g. through a link): locations still hold
         return _relocate(connection, root, artifact_root)
     except sqlite3.Error as exc:
         raise StatopsError(f"the workspace at {root} could not update the artifact locations in its "
                            f"MLflow store {database}: {exc}") from exc
     finally:
         connection.close()
+
+
+def _same_folder(recorded: Path, root: Path) -> bool:
+    try:
+        return os.path.samefile(recorded, root)
+    except OSError:  # the recorded folder is gone (moved), or not reachable from here
+        return False
 
 
 def _relocate(connection: sqlite3.Connection, root: Path, artifact_root: Path) -> Relocation | None:
