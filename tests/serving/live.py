@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from statops import Workspace
 from statops.serving import create_app
+from statops.serving.metrics import PROTOCOL
 from statops.settings import Settings
 from statops.store.schema import PredictionLogEntry
 
@@ -27,7 +28,9 @@ class LiveServer:
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
+        # The HTTP protocol `statops serve` runs (read deadlines, connection cap).
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=30,
+                                http=PROTOCOL)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
@@ -69,7 +72,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, message: str) -> Any:
 
 
 def server_settings(ws: Workspace, **changes: Any) -> Settings:
-    defaults = {"log_flush_seconds": 0.05, "serve_refresh_seconds": 0.5}
+    defaults = {"serve_refresh_seconds": 0.5}
     return ws.settings.model_copy(update={**defaults, **changes})
 
 

@@ -1,5 +1,6 @@
-"""The server's life: shutdown flushes the log, a failing log never fails a request, `statops serve`,
-the bounded model cache, and batch scoring writing to the same log."""
+"""The server's life: an answer waits for its log commit, a failing log makes requests wait or get 503
+(never an answer without its log row), `statops serve`, the bounded model cache, and batch scoring
+writing to the same log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -20,40 +22,57 @@ from statops.scoring.cache import ModelCache
 from tests.serving.live import copy_version, live_server, log_count, logged, predict, server_settings, wait_for
 
 
-def test_shutdown_writes_every_acknowledged_prediction(trained) -> None:  # noqa: ANN001
+def test_an_answer_arrives_only_once_its_predictions_are_committed(trained) -> None:  # noqa: ANN001
     ws = trained.ws
-    settings = server_settings(ws, log_flush_seconds=60, log_batch_rows=1_000_000, log_text=False)
+    settings = server_settings(ws, log_text=False)
     with live_server(settings) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         ids = []
         for i in range(5):
             response = predict(client, trained.model, [f"nurse {i}", "bus driver"])
             ids += [p["id"] for p in response.json()["predictions"]]
-        assert server.runtime.prediction_log.backlog == 10
-        assert logged(ws, ids) == []  # still queued: the writer waits for its interval
+            assert len(logged(ws, ids)) == len(ids)  # in the log as soon as it is answered
+        assert server.runtime.prediction_log.backlog == 0
+        writer = server.runtime.prediction_log
+        assert writer.commits >= 1 and writer.written_rows >= 10
         server.stop()
     rows = logged(ws, ids)
     assert len(rows) == 10 and all(row.input_text is None and len(row.input_sha256) == 64 for row in rows)
 
 
-def test_a_failing_log_never_fails_a_request_and_loses_nothing(trained) -> None:  # noqa: ANN001
+def test_a_failing_log_makes_requests_wait_or_503_never_answer_unlogged(trained) -> None:  # noqa: ANN001
     ws = trained.ws
-    with live_server(server_settings(ws)) as server, httpx.Client(base_url=server.url, timeout=60) as client:
-        with ws.store.engine.begin() as connection:  # the log table disappears
+    settings = server_settings(ws, log_wait_seconds=3.0)
+    with live_server(settings) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        url = f"/v1/models/{trained.model}/predict"
+        with ws.store.engine.begin() as connection:  # the log table disappears: every write fails
             connection.execute(text("ALTER TABLE prediction_log RENAME TO prediction_log_away"))
         try:
-            ids = []
-            for _ in range(3):
-                response = predict(client, trained.model, ["chartered accountant"])
-                assert response.status_code == 200
-                ids.append(response.json()["predictions"][0]["id"])
-            wait_for(lambda: server.runtime.prediction_log.failed_writes > 0, 10, "no write failed")
+            refused = predict(client, trained.model, ["refused while the log fails"])
+            assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["retry-after"] == "1"
+            assert "did not commit this request's predictions within 3 s" in refused.json()["detail"]
+            assert refused.json()["instance"] == url
             metrics = client.get("/metrics").text
             assert "statops_prediction_log_write_failures_total 0.0" not in metrics
-            assert "statops_prediction_log_backlog_rows 3.0" in metrics
+            assert "statops_prediction_log_refusals_total 1.0" in metrics
+
+            # A request that arrives while the log fails waits; the log recovers within its wait.
+            pool = ThreadPoolExecutor(1)
+            waiting = pool.submit(predict, client, trained.model, ["answered after the recovery"])
+            not_ready = wait_for(lambda: (r := client.get("/readyz")).status_code == 503 and r, 5,
+                                 "/readyz stayed ready while the log failed")
+            body = not_ready.json()
+            assert body["checks"]["prediction_log"].startswith("failed: ") and body["checks"]["store"] == "ok"
+            assert "prediction_log" in body["detail"] and not waiting.done()
         finally:
             with ws.store.engine.begin() as connection:
                 connection.execute(text("ALTER TABLE prediction_log_away RENAME TO prediction_log"))
-        wait_for(lambda: len(logged(ws, ids)) == 3, 15, "the queued rows were not written after recovery")
+        answered = waiting.result()
+        pool.shutdown()
+        assert answered.status_code == 200, answered.text
+        assert len(logged(ws, [p["id"] for p in answered.json()["predictions"]])) == 1
+        assert logged(ws, input_text="refused while the log fails") == []  # refused: never written
+        wait_for(lambda: client.get("/readyz").status_code == 200, 10, "not ready again after the recovery")
 
 
 def test_the_model_cache_is_bounded(trained) -> None:  # noqa: ANN001
@@ -81,7 +100,6 @@ def _free_port() -> int:
 def test_statops_serve_command_serves_and_flushes_on_sigterm(trained) -> None:  # noqa: ANN001
     ws, port = trained.ws, _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATOPS_")}
-    env["STATOPS_LOG_FLUSH_SECONDS"] = "60"  # only the shutdown flush writes
     process = subprocess.Popen(
         [sys.executable, "-m", "statops", "serve", "--home", str(ws.home), "--port", str(port),
          "--preload", trained.model], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -40,8 +40,17 @@ def serve(
     console.print(f"Serving the models of {settings.resolved_home} at "
                   f"http://{settings.serve_host}:{settings.serve_port} (docs at /docs) with "
                   f"{settings.serve_workers} worker(s); prediction log in {ws.store.safe_url}")
-    options: dict[str, Any] = {"host": settings.serve_host, "port": settings.serve_port, "access_log": access_log,
-               "log_level": "info", "timeout_graceful_shutdown": 30}
+    from statops.serving.app import shutdown_budget
+    from statops.serving.metrics import PROTOCOL, raise_open_files_limit
+
+    # Room for the connection cap in the open-files limit (each worker inherits it).
+    raise_open_files_limit(settings.serve_max_connections)
+    options: dict[str, Any] = {
+        "host": settings.serve_host, "port": settings.serve_port, "access_log": access_log, "log_level": "info",
+        "http": PROTOCOL,  # uvicorn's httptools protocol with read deadlines and the connection cap
+        "timeout_keep_alive": settings.serve_keep_alive_seconds,
+        "timeout_graceful_shutdown": shutdown_budget(settings)[0],
+    }
     if settings.serve_workers == 1:
         from statops.serving import create_app
 

@@ -1,14 +1,17 @@
 """The prediction log: every prediction, online or batch, written to our store.
 
-Online, rows go through `PredictionLogWriter`: a bounded in-memory queue drained by one background
-thread that bulk-inserts every `flush_seconds` or `batch_rows` rows, off the request path. A failed
-write is retried (the rows stay queued), counted and logged; it never fails a request. When the
-queue is full a request waits for room rather than have its rows dropped: what the API acknowledged
-is written. Closing the writer flushes everything.
+Online, an answer waits for its rows to be committed (group commit): requests hand their rows to
+`PredictionLogWriter` and await them; one background thread commits whatever is waiting as soon
+as its previous commit ends, so concurrent requests share one transaction and one fsync. What the
+API answered is therefore in the log, even after a crash. A request whose rows are not committed
+within `wait_seconds` (the store is slow, locked or down) gets `LogBackpressure` (503) instead of
+an answer; a failed write is retried with the rows kept. Closing the writer commits what waits.
+Batch scoring writes each chunk itself (`write_rows`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
@@ -16,15 +19,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pandas as pd
 from sqlalchemy import JSON, Table, column, delete, func, insert, select, table
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.types import TypeDecorator
 
-from statops.errors import StatopsError
+from statops.errors import InvalidInput, StatopsError
 from statops.registry.versions import ModelVersionRef
 from statops.scoring.predict import Columns
 from statops.store import Store
@@ -146,123 +151,244 @@ class LogBackpressure(StatopsError):
     http_status = 503
 
 
-class PredictionLogWriter:
-    """Bounded queue + background bulk writer. `submit` never blocks while there is room."""
+_PENDING, _IN_FLIGHT, _DONE, _WITHDRAWN = range(4)
 
-    def __init__(self, store: Store, *, batch_rows: int = 2000, flush_seconds: float = 0.1,
-                 queue_rows: int = 200_000, wait_seconds: float = 10.0):
+
+@dataclass(eq=False)
+class _Group:  # the rows of one request, and how its waiting request is told they are committed
+    rows: list[dict[str, Any]]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    queued_at: float = field(default_factory=time.monotonic)
+    state: int = _PENDING
+    withdrawn: bool = False  # its request gave up (503 or cancelled) while it was being written
+
+
+def _resolve(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in (f for f in futures if not f.done()):
+        future.set_result(None) if error is None else future.set_exception(error)
+
+
+class PredictionLogWriter:
+    """Group commit: `await writer.write(rows)` returns once the rows are committed."""
+
+    def __init__(self, store: Store, *, batch_rows: int = 2000, queue_rows: int = 200_000,
+                 wait_seconds: float = 10.0):
         self.store = store
-        self.batch_rows = batch_rows
-        self.flush_seconds = flush_seconds
+        self.batch_rows = batch_rows  # rows per transaction (whole requests; at least one)
         self.queue_rows = queue_rows
         self.wait_seconds = wait_seconds
-        self._pending: deque[dict[str, Any]] = deque()
+        self._pending: deque[_Group] = deque()
+        self._in_flight: list[_Group] = []
         self._cond = threading.Condition()
-        self._backlog = 0  # rows accepted and not yet committed (queued or being written)
+        self.backlog = 0  # rows accepted and neither committed nor given up
         self._closing = False
         self._abandon = False
         self.written_rows = 0
+        self.commits = 0
         self.failed_writes = 0
-        self.waits = 0
+        self.failing = False  # the last write failed (and none has succeeded since)
+        self.waits = 0  # requests that waited for room in a full queue
+        self.refusals = 0  # requests answered 503: their rows were not committed in time
         self.last_error: str | None = None
+        self._backoff = 0.2  # seconds before a failed write is tried again (doubling up to 5)
+        self._alone = 0  # after rows the store refused: the next batches hold one request each
         self._thread = threading.Thread(target=self._run, name="statops-prediction-log", daemon=True)
-
-    # -- state -------------------------------------------------------------------------------
-    @property
-    def backlog(self) -> int:
-        return self._backlog
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def lag_seconds(self) -> float:
+        """How long the oldest rows not yet committed have waited (0 when none wait)."""
+        with self._cond:
+            waiting = [g.queued_at for g in self._in_flight if not g.withdrawn]
+            waiting += [next((g.queued_at for g in self._pending if g.state == _PENDING), time.monotonic())]
+        return time.monotonic() - min(waiting)
+
+    def falling_behind(self, max_backlog_rows: int, max_lag_seconds: float) -> str | None:
+        """Why the log cannot keep up (for readiness), or None while it does."""
+        if not self.alive:
+            return "the writer thread stopped"
+        if self.failing and self.backlog:
+            return f"the last write failed: {self.last_error}"
+        if self.backlog > max_backlog_rows:
+            return f"{self.backlog:,} rows wait to be committed (more than {max_backlog_rows:,})"
+        lag = self.lag_seconds
+        if lag > max_lag_seconds:
+            return f"rows have waited {lag:.1f} s to be committed (more than {max_lag_seconds:g} s)"
+        return None
+
     def start(self) -> PredictionLogWriter:
         self._thread.start()
         return self
 
-    # -- producers ---------------------------------------------------------------------------
     def _room_for(self, n: int) -> bool:
         # One request larger than the whole queue is still taken when the queue is empty.
-        return self._backlog == 0 or self._backlog + n <= self.queue_rows
+        return self.backlog == 0 or self.backlog + n <= self.queue_rows
 
-    def _accept(self, rows: list[dict[str, Any]]) -> None:
+    def _accept(self, group: _Group) -> None:
         if self._closing:
             raise LogBackpressure("the server is shutting down; the prediction log takes no more rows")
-        was_empty = not self._pending
-        self._pending.extend(rows)
-        self._backlog += len(rows)
-        if was_empty or len(self._pending) >= self.batch_rows:
-            self._cond.notify_all()
+        self._pending.append(group)
+        self.backlog += len(group.rows)
+        self._cond.notify()
 
-    def try_submit(self, rows: list[dict[str, Any]]) -> bool:
-        """Queue rows if there is room now; False (nothing queued) when the queue is full."""
+    def _accept_when_room(self, group: _Group, deadline: float) -> bool:
         with self._cond:
-            if not self._room_for(len(rows)):
+            self.waits += 1
+            if not self._cond.wait_for(lambda: self._room_for(len(group.rows)) or self._closing,
+                                       max(0.0, deadline - time.monotonic())):
                 return False
-            self._accept(rows)
+            self._accept(group)
             return True
 
-    def submit(self, rows: list[dict[str, Any]]) -> None:
-        """Queue rows, waiting up to `wait_seconds` for room; LogBackpressure if there is none."""
+    def _withdraw(self, group: _Group) -> bool:
+        """Its request gives up: False when the rows are committed already (then it may answer)."""
         with self._cond:
-            if not self._room_for(len(rows)):
-                self.waits += 1
-                if not self._cond.wait_for(lambda: self._room_for(len(rows)) or self._closing,
-                                           self.wait_seconds):
-                    raise LogBackpressure(
-                        f"the prediction log is {self._backlog:,} rows behind; try again shortly")
-            self._accept(rows)
+            if group.state == _DONE:
+                return False
+            if group.state == _PENDING:  # still queued: it never reaches the store
+                group.state = _WITHDRAWN
+                self.backlog -= len(group.rows)
+                self._cond.notify_all()
+            else:  # being written: if this commit fails, the rows are dropped, not retried
+                group.withdrawn = True
+            return True
 
-    # -- the writer thread -------------------------------------------------------------------
-    def _take_batch(self) -> list[dict[str, Any]] | None:
+    async def write(self, rows: list[dict[str, Any]]) -> None:
+        """Return once `rows` are committed; LogBackpressure when that takes over `wait_seconds`.
+        Cancelled or refused, the rows are taken back if still queued (a commit under way may write them)."""
+        loop = asyncio.get_running_loop()
+        group = _Group(rows, loop, loop.create_future())
+        deadline = group.queued_at + self.wait_seconds
         with self._cond:
-            while not self._pending and not self._closing:
-                self._cond.wait()
-            if not self._pending:
-                return None  # closing, and everything is written
-            # Let rows gather for one interval so that inserts are few and large.
-            deadline = time.monotonic() + self.flush_seconds
-            while len(self._pending) < self.batch_rows and not self._closing:
-                left = deadline - time.monotonic()
-                if left <= 0:
+            accepted = self._room_for(len(rows))
+            if accepted:
+                self._accept(group)
+        if not accepted and not await asyncio.to_thread(self._accept_when_room, group, deadline):
+            self.refusals += 1
+            raise LogBackpressure(f"the prediction log is {self.backlog:,} rows behind; try again shortly")
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await group.future
+        except TimeoutError:
+            if not self._withdraw(group):
+                return  # committed just as the time ran out
+            self.refusals += 1
+            raise LogBackpressure(
+                f"the prediction log did not commit this request's predictions within {self.wait_seconds:g} s "
+                "(its store is slow, locked or down); nothing was answered, try again shortly") from None
+        except BaseException:
+            self._withdraw(group)
+            raise
+
+    def _take_batch(self) -> list[_Group] | None:
+        """The groups to commit next: whatever waits (whole requests, up to batch_rows rows)."""
+        with self._cond:
+            while True:
+                while self._pending and self._pending[0].state == _WITHDRAWN:
+                    self._pending.popleft()
+                if self._pending or self._closing or self._abandon:
                     break
-                self._cond.wait(left)
-            count = min(self.batch_rows, len(self._pending))
-            return [self._pending.popleft() for _ in range(count)]
+                self._backoff = 0.2  # nothing left to retry: new rows are tried at once
+                self._cond.wait()
+            if self._abandon or not self._pending:
+                return None  # closing, and everything is written
+            batch: list[_Group] = []
+            rows, limit = 0, 0 if self._alone else self.batch_rows
+            self._alone = max(0, self._alone - 1)
+            while self._pending and (not batch or rows + len(self._pending[0].rows) <= limit):
+                group = self._pending.popleft()
+                if group.state == _PENDING:
+                    group.state = _IN_FLIGHT
+                    batch.append(group)
+                    rows += len(group.rows)
+            self._in_flight = batch
+            return batch
 
     def _run(self) -> None:
-        backoff = 0.2
-        while not self._abandon:
+        while True:
             batch = self._take_batch()
             if batch is None:
                 return
+            rows = batch[0].rows if len(batch) == 1 else [row for group in batch for row in group.rows]
             try:
-                write_rows(self.store, batch)
-            except Exception as exc:  # the database is down or refuses: keep the rows, retry
-                with self._cond:
-                    self._pending.extendleft(reversed(batch))
-                    self.failed_writes += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.error("prediction log write of %d rows failed (retrying in %.1f s): %s",
-                          len(batch), backoff, self.last_error)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                write_rows(self.store, rows)
+            except (DataError, IntegrityError) as exc:  # these rows, not the store: never retried
+                if len(batch) == 1:
+                    self._requeue([], exc)
+                    self._tell(batch, InvalidInput(f"the prediction log refused these records: {self.last_error}"))
+                else:  # find the request whose rows it refuses: the others are written one by one
+                    self._requeue(batch, exc)
+                    self._alone = len(batch)
                 continue
-            backoff = 0.2
+            except Exception as exc:  # the database is down, locked or refuses: keep the rows, retry
+                self._requeue(batch, exc)
+                log.error("prediction log write of %d rows failed (retrying in %.1f s): %s",
+                          len(rows), self._backoff, self.last_error)
+                with self._cond:
+                    self._cond.wait_for(lambda: self._abandon, self._backoff)
+                    self._backoff = min(self._backoff * 2, 5.0)
+                continue
+            self._backoff = 0.2
             with self._cond:
-                self._backlog -= len(batch)
-                self.written_rows += len(batch)
+                for group in batch:
+                    group.state = _DONE
+                self._in_flight = []
+                self.backlog -= len(rows)
+                self.written_rows += len(rows)
+                self.commits += 1
+                self.failing = False
                 self._cond.notify_all()
+            self._tell(batch, None)
+
+    def _requeue(self, batch: list[_Group], exc: Exception) -> None:
+        with self._cond:
+            self.failed_writes += 1
+            self.failing = True
+            orig = getattr(exc, "orig", None) or exc  # the driver's error, without SQLAlchemy's statement
+            self.last_error = f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:300]
+            for group in self._in_flight:
+                if group not in batch:  # refused rows: dropped
+                    group.state = _DONE
+                    self.backlog -= len(group.rows)
+            self._in_flight = []
+            for group in reversed(batch):
+                if group.withdrawn:  # its request has given up: never answered, so not written
+                    group.state = _WITHDRAWN
+                    self.backlog -= len(group.rows)
+                else:
+                    group.state = _PENDING
+                    self._pending.appendleft(group)
+            self._cond.notify_all()
+
+    @staticmethod
+    def _tell(groups: list[_Group], error: BaseException | None) -> None:
+        """Wake the waiting requests, one call into each event loop."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for group in groups:
+            by_loop.setdefault(group.loop, []).append(group.future)
+        for loop, futures in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, futures, error)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
 
     def close(self, timeout: float = 30.0) -> int:
-        """Stop taking rows and write everything queued; returns the rows that could not be written."""
+        """Take no more rows and commit what waits, for at most `timeout` s; returns the rows not written."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
         if self._thread.is_alive():
-            self._abandon = True
+            with self._cond:
+                self._abandon = True
+                left = [g for g in self._pending if g.state == _PENDING]
+                self._cond.notify_all()
+            self._tell(left, LogBackpressure("the server stopped before these predictions were logged"))
             log.error("prediction log: %d rows could not be written before shutdown: %s",
-                      self._backlog, self.last_error)
-        return self._backlog
+                      self.backlog, self.last_error)
+        return self.backlog

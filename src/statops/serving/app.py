@@ -21,7 +21,15 @@ from statops import __version__
 from statops.scoring.batching import Batcher
 from statops.scoring.cache import ModelCache
 from statops.scoring.prediction_log import PredictionLogWriter
-from statops.serving.metrics import BodySizeLimit, MetricsMiddleware, ServingMetrics, counter, gauge
+from statops.serving.metrics import (
+    LIMITS_STATE,
+    ConnectionLimits,
+    MetricsMiddleware,
+    RequestBodyGuard,
+    ServingMetrics,
+    counter,
+    gauge,
+)
 from statops.serving.problems import PROBLEM_JSON, install_problem_handlers
 from statops.settings import Settings, load_settings
 from statops.workspace import Workspace
@@ -34,8 +42,11 @@ a calibrated confidence, the decision (`auto`: confident enough to code automati
 send to a clerical coder) and the five most likely codes. Every prediction is written to the
 prediction log under the `id` it is returned with.
 
+An answer is sent once its predictions are committed to the log: when the log's store is slow or
+locked for longer than the configured wait, the request gets 503 (with `Retry-After`) instead.
+
 Errors are `application/problem+json` (RFC 9457). Records per request and body size are limited
-(413 beyond them).
+(413 beyond them); a body that does not arrive in time is a 408.
 """
 
 
@@ -49,6 +60,7 @@ class Runtime:
     batcher: Batcher
     prediction_log: PredictionLogWriter
     metrics: ServingMetrics
+    limits: ConnectionLimits
     preload: dict[str, str] = field(default_factory=dict)  # route -> 'loading' | 'loaded' | error
 
     def preload_models(self) -> None:
@@ -65,14 +77,27 @@ class Runtime:
 
     def state_metrics(self) -> Iterator[Any]:
         writer = self.prediction_log
-        yield gauge("statops_prediction_log_backlog_rows", "Predictions answered but not yet written",
+        yield gauge("statops_prediction_log_backlog_rows", "Predictions waiting for their log commit",
                     writer.backlog)
+        yield gauge("statops_prediction_log_lag_seconds", "How long the oldest uncommitted rows have waited",
+                    writer.lag_seconds)
         yield counter("statops_prediction_log_written_rows", "Predictions written to the log",
                       writer.written_rows)
+        yield counter("statops_prediction_log_commits", "Prediction-log transactions (shared by requests)",
+                      writer.commits)
         yield counter("statops_prediction_log_write_failures", "Failed prediction-log writes (retried)",
                       writer.failed_writes)
         yield counter("statops_prediction_log_waits", "Requests that waited for room in the log queue",
                       writer.waits)
+        yield counter("statops_prediction_log_refusals", "Requests answered 503: the log did not commit in time",
+                      writer.refusals)
+        yield gauge("statops_http_connections", "Open HTTP connections", self.limits.open)
+        yield gauge("statops_http_connections_max", "The cap on open HTTP connections", self.limits.max_connections)
+        closed = CounterMetricFamily("statops_http_connections_closed", "Connections the server closed, by reason",
+                                     labels=["reason"])
+        for reason, count in sorted(self.limits.closed.items()):
+            closed.add_metric([reason], count)
+        yield closed
         yield gauge("statops_models_loaded", "Model versions in memory", len(self.cache.loaded_versions()))
         yield counter("statops_model_loads", "Model versions loaded", self.cache.loads)
         yield counter("statops_model_load_failures", "Model versions that failed to load",
@@ -94,15 +119,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = ServingMetrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         ws = open_workspace(settings)
         cache = ModelCache(ws, settings.serve_model_cache_size, settings.serve_refresh_seconds)
         writer = PredictionLogWriter(ws.store, batch_rows=settings.log_batch_rows,
-                                     flush_seconds=settings.log_flush_seconds,
                                      queue_rows=settings.log_queue_rows,
                                      wait_seconds=settings.log_wait_seconds).start()
         batcher = Batcher(settings.serve_batch_max_records, settings.serve_batch_wait_ms / 1000)
-        runtime = Runtime(settings, ws, cache, batcher, writer, metrics,
+        limits = ConnectionLimits(settings.serve_max_connections, settings.serve_header_timeout_seconds,
+                                  settings.serve_body_timeout_seconds)
+        runtime = Runtime(settings, ws, cache, batcher, writer, metrics, limits,
                           {ref: "loading" for ref in settings.serve_preload})
         metrics.add_state(runtime.state_metrics)
         app.state.runtime = runtime
@@ -111,14 +137,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         threading.Thread(target=runtime.preload_models, name="statops-preload", daemon=True).start()
         log.info("serving the models of %s", ws.home)
         try:
-            yield
+            yield {LIMITS_STATE: limits}  # uvicorn hands the lifespan state to LimitedHttpToolsProtocol
         finally:
-            cache.stop()
-            unwritten = writer.close()
+            unwritten = writer.close(shutdown_budget(settings)[1])
             if unwritten:
-                log.error("shutdown: %d predictions could not be written to the log", unwritten)
+                log.error("shutdown: %d predictions of unanswered requests could not be written to the log",
+                          unwritten)
             else:
                 log.info("shutdown: prediction log flushed (%d rows written)", writer.written_rows)
+            # A refresh that is loading a model may take long: the stop does not wait for it.
+            stopping = threading.Thread(target=cache.stop, name="statops-cache-stop", daemon=True)
+            stopping.start()
+            stopping.join(0.5)
             ws.close()
 
     app = FastAPI(
@@ -136,10 +166,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(v1)
     app.include_router(operations)
-    # Outermost first: metrics see every request, including ones refused for their size.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.serve_max_body_bytes)
+    # Outermost first: metrics see every request, including ones refused for their size or time.
+    app.add_middleware(RequestBodyGuard, max_bytes=settings.serve_max_body_bytes,
+                       timeout=settings.serve_body_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def shutdown_budget(settings: Settings) -> tuple[float, float]:
+    """How STATOPS_SERVE_SHUTDOWN_SECONDS is shared on a graceful stop: (requests in progress, the
+    prediction log's last commit). The log's part is a quarter, at most 2 s: with group commit, only
+    the rows of requests not yet answered can still wait."""
+    total = settings.serve_shutdown_seconds
+    log_part = min(2.0, total / 4)
+    return total - log_part, log_part
 
 
 def open_workspace(settings: Settings) -> Workspace:
@@ -207,4 +247,4 @@ def app_from_environment() -> FastAPI:
     return create_app(load_settings())
 
 
-__all__ = ["Runtime", "app_from_environment", "create_app"]
+__all__ = ["Runtime", "app_from_environment", "create_app", "shutdown_budget"]

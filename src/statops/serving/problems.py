@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from statops.errors import InvalidInput, StatopsError
-from statops.serving.schemas import Problem
+from statops.serving.schemas import NO_NUL, Problem
 
 log = logging.getLogger("statops.serving")
 
@@ -60,11 +60,17 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Respons
         sent = request.headers.get("content-type") or "no content type"
         return problem_response(415, f"the body must be JSON sent as application/json, not {sent}",
                                 request.url.path)
-    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in problems]
+    errors = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in problems]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     if len(errors) > 5:
         detail += f"; and {len(errors) - 5} more"
     return problem_response(422, detail, request.url.path, errors)
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == NO_NUL:
+        return "must not contain NUL characters (\\u0000)"
+    return str(error.get("msg", "invalid"))
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -114,11 +120,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 WHEN = {
     400: "the body is not JSON (or not UTF-8)",
     404: "unknown model, version or alias",
+    408: "the body did not arrive within STATOPS_SERVE_BODY_TIMEOUT_SECONDS of the headers",
     409: "version retired or cannot be loaded, or the alias names another version than `version`",
     413: "too many records or too large a body",
     415: "the body is not sent as application/json",
     422: "invalid body or parameter (`errors` names each field)",
-    503: "the prediction log is too far behind (retry after `Retry-After` seconds)",
+    503: "the predictions could not be committed to the prediction log in time (store slow, locked or down), "
+         "or the server is stopping: nothing was answered; retry after `Retry-After` seconds",
 }
 
 

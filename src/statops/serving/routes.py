@@ -51,12 +51,13 @@ def check_model_name(name: str) -> None:
 
 @v1.post(
     "/models/{name}/predict", response_model=PredictResponse,
-    responses=problem_responses(400, 404, 409, 413, 415, 422, 503),
+    responses=problem_responses(400, 404, 408, 409, 413, 415, 422, 503),
     summary="Code records with a model",
     description="Codes each record's text with the model version chosen by `version`, `alias`, or by "
     "default the model's `production` alias, else its latest version (as `statops score` does). With both "
     "`version` and `alias`, the version is served only while the alias names it (else 409). The values are "
-    "those `statops score` writes for the same texts. Each prediction is logged under its `id`.",
+    "those `statops score` writes for the same texts. Each prediction is logged under its `id`, and the answer "
+    "is sent once the log has committed it (else 503).",
 )
 async def predict(
     name: ModelName,
@@ -85,8 +86,7 @@ async def predict(
     ids = [new_id() for _ in texts]
     rows = prediction_rows(ref, texts, columns, source="api", request_id=new_id(),
                            keep_text=rt.settings.log_text, ids=ids)
-    if not rt.prediction_log.try_submit(rows):
-        await run_in_threadpool(rt.prediction_log.submit, rows)  # waits for room; 503 if none comes
+    await rt.prediction_log.write(rows)  # answered only once logged: 503 if the log cannot commit in time
     for decision, count in Counter(columns["decision"]).items():
         rt.metrics.predictions.labels(ref.name, ref.version, decision).inc(count)
     predictions = [
@@ -129,7 +129,8 @@ async def healthz() -> Response:
 
 
 @operations.get(
-    "/readyz", response_model=Readiness, summary="Store and registry reachable, preloaded models loaded",
+    "/readyz", response_model=Readiness,
+    summary="Store and registry reachable, preloaded models loaded, prediction log keeping up",
     responses=problem_responses(503, model=NotReady, description="not ready: `checks` says which check failed"),
 )
 def readyz(request: Request) -> Response:
@@ -147,7 +148,8 @@ def readyz(request: Request) -> Response:
     except Exception as exc:
         checks["registry"] = f"failed: {type(exc).__name__}: {exc}"[:300]
     checks["preloaded"] = dict(rt.preload)
-    checks["prediction_log"] = "ok" if rt.prediction_log.alive else "failed: the writer thread stopped"
+    behind = rt.prediction_log.falling_behind(rt.settings.log_ready_backlog_rows, rt.settings.log_ready_lag_seconds)
+    checks["prediction_log"] = "ok" if behind is None else f"failed: {behind}"[:300]
     failing = [name for name, state in checks.items()
                if (state != "ok" and name != "preloaded")]
     failing += [f"preload {ref} ({state})" for ref, state in rt.preload.items() if state != "loaded"]

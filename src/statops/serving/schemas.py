@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXT_CHARS = 10_000
+NO_NUL = r"^[^\x00]*$"
 
 
 class Record(BaseModel):
@@ -14,7 +15,9 @@ class Record(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"example": {"text": "chartered accountant"}})
 
-    text: str = Field(max_length=MAX_TEXT_CHARS, description="the free-text answer to code")
+    # No NUL character: no text needs one, and a PostgreSQL store cannot keep it in the log.
+    text: str = Field(max_length=MAX_TEXT_CHARS, pattern=NO_NUL,
+                      description="the free-text answer to code (without NUL characters)")
 
 
 class PredictRequest(BaseModel):
