@@ -3,12 +3,15 @@
 Both servers serve the same registered version with the same number of worker processes; `wrk`
 (Debian package `wrk`) drives both with the same texts (the distinct answers of the bundled SOC2010
 test file) at the same concurrency, for single-record requests and 100-record batches. statops
-runs with prediction logging on (to the workspace's SQLite store). Then statops alone is run paced
-at half its own measured single-record maximum, for the latency target, and optionally for a soak:
-steady load for --soak seconds, sampling the server's memory, then a graceful stop, checking that
-every answered prediction is in the log.
+runs with prediction logging on (to the workspace's SQLite store; each answer waits for its log
+commit). Then statops alone is run paced at half its own measured single-record maximum, for the
+latency target, and optionally for a soak: steady load for --soak seconds, sampling the server's
+memory, then a graceful stop, checking that every answered prediction is in the log. With
+--kill-trials N, statops is then killed with SIGKILL under load N times, and the ids the clients
+were answered are looked up in the log (none may be missing).
 
     python benchmarks/serving.py [--home DIR] [--model soc2010-coder] [--seconds 20] [--soak 600]
+                                 [--kill-trials 3]
 
 Without --home, builds the demo workspace (statops demo) in a temporary folder first.
 Prints a table and writes benchmarks/out/serving.json.
@@ -17,6 +20,7 @@ Prints a table and writes benchmarks/out/serving.json.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -26,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -179,6 +184,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of each measured run")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (single records)")
     parser.add_argument("--soak", type=float, default=0, help="seconds of steady paced load on statops")
+    parser.add_argument("--kill-trials", type=int, default=0,
+                        help="times statops is killed (SIGKILL) under load, counting answered ids not in the log")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -238,9 +245,13 @@ def main() -> None:
             soak["nothing_missing"] = (soak["logged_rows_after_stop"] == soak["answered_records"]
                                        and soak["answered_records"] >= soak["wrk_requests"])
             print(f"  soak: {soak}", flush=True)
+        kills = [kill_trial(ws, args.home, ref, texts, args.workers) for _ in range(args.kill_trials)]
+        for number, trial in enumerate(kills, 1):
+            print(f"  SIGKILL trial {number}: {trial['answered']:,} predictions answered, "
+                  f"{trial['missing']} missing from the log", flush=True)
         ws.close()
 
-    report(rows, soak, args)
+    report(rows, soak, args, kills)
 
 
 def calibrate_pause(url: str, path: str, bodies: Path, connections: int, rate: float) -> float:
@@ -286,7 +297,63 @@ def run_soak(ws: Workspace, process: subprocess.Popen[bytes], url: str, path: st
     }
 
 
-def report(rows: list[dict[str, Any]], soak: dict[str, Any], args: argparse.Namespace) -> None:
+def kill_trial(ws: Workspace, home: Path, ref: Any, texts: list[str], workers: int,
+               clients: int = 8, seconds: float = 3.0) -> dict[str, Any]:
+    """statops under load from `clients` keep-alive connections, killed with SIGKILL after `seconds`:
+    how many predictions were answered, and how many of their ids the log lacks."""
+    port = free_port()
+    process = start_statops(home, f"{ref.name}/{ref.version}", port, workers)
+    path = f"/v1/models/{ref.name}/predict?version={ref.version}"
+    answered: list[str] = []
+    stop_event = threading.Event()
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = number * 997
+        while not stop_event.is_set():
+            i += 1
+            body = json.dumps({"records": [{"text": texts[i % len(texts)]}]})
+            try:
+                connection.request("POST", path, body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                time.sleep(0.05)
+                continue
+            if response.status == 200:
+                with lock:
+                    answered.extend(p["id"] for p in json.loads(data)["predictions"])
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    workers_pids = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    process.kill()  # the parent, then its workers (each would go on serving alone)
+    for pid in workers_pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+    time.sleep(0.3)
+    stop_event.set()
+    for thread in threads:
+        thread.join(60)
+    table = PredictionLogEntry.__table__
+    found: set[str] = set()
+    with ws.store.engine.connect() as connection:
+        for start in range(0, len(answered), 500):
+            chunk = answered[start:start + 500]
+            found.update(connection.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars())
+    return {"answered": len(answered), "missing": len(set(answered) - found)}
+
+
+def report(rows: list[dict[str, Any]], soak: dict[str, Any], args: argparse.Namespace,
+           kills: list[dict[str, Any]]) -> None:
     def find(server: str, size: int) -> dict[str, Any]:
         return next(r for r in rows if r["server"] == server and r["records_per_request"] == size)
 
@@ -304,6 +371,7 @@ def report(rows: list[dict[str, Any]], soak: dict[str, Any], args: argparse.Name
     OUT.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "workers": args.workers, "seconds": args.seconds, "runs": rows, "ratios": ratios, "soak": soak,
+        "kill_trials": kills,
     }, indent=2), encoding="utf-8")
     print(f"Written to {OUT}")
 
