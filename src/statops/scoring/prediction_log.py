@@ -152,6 +152,7 @@ class LogBackpressure(StatopsError):
 
 
 _PENDING, _IN_FLIGHT, _DONE, _WITHDRAWN = range(4)
+_STATEMENT_ROWS = 1000  # rows in one INSERT statement: 13,000 parameters, well under the backends' limits
 
 
 @dataclass(eq=False)
@@ -170,7 +171,12 @@ def _resolve(futures: list[asyncio.Future[None]], error: BaseException | None) -
 
 
 class PredictionLogWriter:
-    """Group commit: `await writer.write(rows)` returns once the rows are committed."""
+    """Group commit: `await writer.write(rows)` returns once the rows are committed.
+
+    Each commit is one multi-row INSERT on a connection of its own in autocommit mode: the writer
+    thread then hands the GIL back and forth with the event loop once per commit, not once per row
+    and per BEGIN, COMMIT and pool check (each handover can wait for the loop's model calls).
+    """
 
     def __init__(self, store: Store, *, batch_rows: int = 2000, queue_rows: int = 200_000,
                  wait_seconds: float = 10.0):
@@ -182,17 +188,20 @@ class PredictionLogWriter:
         self._in_flight: list[_Group] = []
         self._cond = threading.Condition()
         self.backlog = 0  # rows accepted and neither committed nor given up
-        self._closing = False
-        self._abandon = False
-        self.written_rows = 0
-        self.commits = 0
-        self.failed_writes = 0
+        self._closing = self._abandon = False
+        self.written_rows = self.commits = self.failed_writes = 0
         self.failing = False  # the last write failed (and none has succeeded since)
-        self.waits = 0  # requests that waited for room in a full queue
-        self.refusals = 0  # requests answered 503: their rows were not committed in time
+        self.refusals = 0  # requests answered 503: their rows were not committed in time, or no room
         self.last_error: str | None = None
         self._backoff = 0.2  # seconds before a failed write is tried again (doubling up to 5)
         self._alone = 0  # after rows the store refused: the next batches hold one request each
+        self._connection: Any = None  # the writer thread's own, in autocommit mode
+        dialect = store.engine.dialect
+        self._fast = dialect.paramstyle in ("qmark", "format", "pyformat")
+        self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._binds = [(c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in _INSERT_INTO.c]
+        names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in _INSERT_INTO.c)
+        self._insert = f"INSERT INTO {dialect.identifier_preparer.quote(TABLE.name)} ({names}) VALUES "
         self._thread = threading.Thread(target=self._run, name="statops-prediction-log", daemon=True)
 
     @property
@@ -224,26 +233,6 @@ class PredictionLogWriter:
         self._thread.start()
         return self
 
-    def _room_for(self, n: int) -> bool:
-        # One request larger than the whole queue is still taken when the queue is empty.
-        return self.backlog == 0 or self.backlog + n <= self.queue_rows
-
-    def _accept(self, group: _Group) -> None:
-        if self._closing:
-            raise LogBackpressure("the server is shutting down; the prediction log takes no more rows")
-        self._pending.append(group)
-        self.backlog += len(group.rows)
-        self._cond.notify()
-
-    def _accept_when_room(self, group: _Group, deadline: float) -> bool:
-        with self._cond:
-            self.waits += 1
-            if not self._cond.wait_for(lambda: self._room_for(len(group.rows)) or self._closing,
-                                       max(0.0, deadline - time.monotonic())):
-                return False
-            self._accept(group)
-            return True
-
     def _withdraw(self, group: _Group) -> bool:
         """Its request gives up: False when the rows are committed already (then it may answer)."""
         with self._cond:
@@ -252,26 +241,27 @@ class PredictionLogWriter:
             if group.state == _PENDING:  # still queued: it never reaches the store
                 group.state = _WITHDRAWN
                 self.backlog -= len(group.rows)
-                self._cond.notify_all()
             else:  # being written: if this commit fails, the rows are dropped, not retried
                 group.withdrawn = True
             return True
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
-        """Return once `rows` are committed; LogBackpressure when that takes over `wait_seconds`.
-        Cancelled or refused, the rows are taken back if still queued (a commit under way may write them)."""
+        """Return once `rows` are committed; LogBackpressure when that takes over `wait_seconds`, or
+        at once when `queue_rows` rows wait already. Cancelled or refused, the rows are taken back if
+        still queued (a commit under way may write them)."""
         loop = asyncio.get_running_loop()
         group = _Group(rows, loop, loop.create_future())
-        deadline = group.queued_at + self.wait_seconds
         with self._cond:
-            accepted = self._room_for(len(rows))
-            if accepted:
-                self._accept(group)
-        if not accepted and not await asyncio.to_thread(self._accept_when_room, group, deadline):
-            self.refusals += 1
-            raise LogBackpressure(f"the prediction log is {self.backlog:,} rows behind; try again shortly")
+            if self._closing:
+                raise LogBackpressure("the server is shutting down; the prediction log takes no more rows")
+            if self.backlog and self.backlog + len(rows) > self.queue_rows:
+                self.refusals += 1
+                raise LogBackpressure(f"the prediction log is {self.backlog:,} rows behind; try again shortly")
+            self._pending.append(group)
+            self.backlog += len(rows)
+            self._cond.notify()
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            async with asyncio.timeout(self.wait_seconds):
                 await group.future
         except TimeoutError:
             if not self._withdraw(group):
@@ -309,13 +299,10 @@ class PredictionLogWriter:
             return batch
 
     def _run(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if batch is None:
-                return
+        while (batch := self._take_batch()) is not None:
             rows = batch[0].rows if len(batch) == 1 else [row for group in batch for row in group.rows]
             try:
-                write_rows(self.store, rows)
+                self._commit(rows)
             except (DataError, IntegrityError) as exc:  # these rows, not the store: never retried
                 if len(batch) == 1:
                     self._requeue([], exc)
@@ -341,8 +328,24 @@ class PredictionLogWriter:
                 self.written_rows += len(rows)
                 self.commits += 1
                 self.failing = False
-                self._cond.notify_all()
             self._tell(batch, None)
+
+    def _commit(self, rows: list[dict[str, Any]]) -> None:
+        """Write `rows` in one transaction: one INSERT statement in autocommit mode where it fits."""
+        if not self._fast or len(rows) > _STATEMENT_ROWS:
+            write_rows(self.store, rows)
+            return
+        if self._connection is None:
+            self._connection = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        values = ", ".join(["(" + ", ".join([self._mark] * len(self._binds)) + ")"] * len(rows))
+        parameters = tuple(bind(row[name]) if bind else row[name] for row in rows for name, bind in self._binds)
+        try:
+            self._connection.exec_driver_sql(self._insert + values, parameters)
+        except Exception:
+            connection, self._connection = self._connection, None  # the next try takes a new one
+            connection.invalidate()
+            connection.close()
+            raise
 
     def _requeue(self, batch: list[_Group], exc: Exception) -> None:
         with self._cond:
@@ -362,7 +365,6 @@ class PredictionLogWriter:
                 else:
                     group.state = _PENDING
                     self._pending.appendleft(group)
-            self._cond.notify_all()
 
     @staticmethod
     def _tell(groups: list[_Group], error: BaseException | None) -> None:
@@ -391,4 +393,6 @@ class PredictionLogWriter:
             self._tell(left, LogBackpressure("the server stopped before these predictions were logged"))
             log.error("prediction log: %d rows could not be written before shutdown: %s",
                       self.backlog, self.last_error)
+        elif self._connection is not None:
+            self._connection.close()
         return self.backlog

@@ -87,8 +87,6 @@ class Runtime:
                       writer.commits)
         yield counter("statops_prediction_log_write_failures", "Failed prediction-log writes (retried)",
                       writer.failed_writes)
-        yield counter("statops_prediction_log_waits", "Requests that waited for room in the log queue",
-                      writer.waits)
         yield counter("statops_prediction_log_refusals", "Requests answered 503: the log did not commit in time",
                       writer.refusals)
         yield gauge("statops_http_connections", "Open HTTP connections", self.limits.open)

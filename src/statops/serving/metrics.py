@@ -105,10 +105,12 @@ class MetricsMiddleware:
 
 
 class RequestBodyGuard:
-    """Reads a request's body before the app does: 413 over `max_bytes` (by the declared size, or
-    while reading), 408 when it has not all arrived `timeout` seconds after the headers.
+    """413 for a body over `max_bytes` (by its declared size, or while reading one of undeclared
+    size), 408 for one that has not all arrived `timeout` seconds after the headers.
 
-    Only requests of methods that carry a body: no GET, HEAD or OPTIONS route reads one.
+    Only requests of methods that carry a body: no GET, HEAD or OPTIONS route reads one. A body
+    that LimitedHttpToolsProtocol has seen arrive whole goes to the app as it is (no timer, no
+    copy); any other is read here, under the deadline, and handed on.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float):
@@ -122,12 +124,17 @@ class RequestBodyGuard:
             return
         from statops.serving.problems import problem_response
 
+        declared = None
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
-                    await problem_response(413, self._too_large(), scope["path"])(scope, receive, send)
-                    return
+                declared = int(value) if value.isdigit() else None
                 break
+        if declared is not None and declared > self.max_bytes:
+            await problem_response(413, self._too_large(), scope["path"])(scope, receive, send)
+            return
+        if declared is not None and scope.get(BODY_COMPLETE):
+            await self.app(scope, receive, send)
+            return
         try:
             async with asyncio.timeout(self.timeout):
                 body = await self._read(receive)
@@ -173,6 +180,7 @@ class RequestBodyGuard:
 # -- connections ---------------------------------------------------------------------------------
 
 LIMITS_STATE = "statops.connection_limits"  # where the app's lifespan state hands the limits to the protocol
+BODY_COMPLETE = "statops.body_complete"  # set in a request's scope by the protocol once its body is all in
 PROTOCOL = "statops.serving.metrics:LimitedHttpToolsProtocol"  # uvicorn's `http` option
 FILES_RESERVE = 128  # open files kept for the store, models and libraries beyond the connections
 
@@ -263,6 +271,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self.reading = None
+        self.scope[BODY_COMPLETE] = True  # type: ignore[literal-required]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
