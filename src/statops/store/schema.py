@@ -157,3 +157,69 @@ class PredictionLogEntry(Base):
     confidence: Mapped[float] = mapped_column(Float)
     decision: Mapped[str] = mapped_column(String(20))
     alternatives: Mapped[list[Any]] = mapped_column(JSON)
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the user who asked
+
+
+class ModelVersionState(Base):
+    """Where a registered version stands in the lifecycle (statops.registry.governance): the truth that
+    MLflow's `statops.state` tag and `production`/`previous` aliases mirror."""
+
+    __tablename__ = "model_version_states"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[str] = mapped_column(String(50), primary_key=True)
+    task: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(20))  # candidate pending approved production retired rejected
+    trained_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it entered its state
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    is_previous: Mapped[bool] = mapped_column(Boolean, default=False)  # holds alias `previous`
+
+
+class ModelGates(Base):
+    """A model's quality gates: gate key -> threshold (statops.registry.gates)."""
+
+    __tablename__ = "model_gates"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    gates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApprovalRequest(Base):
+    """A request to approve a version, the gate results computed for it, and the decision."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (Index("ix_approval_requests_model_version", "model", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSON)  # run id, dataset, sha256 the gates read
+    gate_results: Mapped[list[Any]] = mapped_column(JSON)
+    gates_passed: Mapped[bool] = mapped_column(Boolean)
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)  # approved, rejected
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    override: Mapped[str | None] = mapped_column(Text, nullable=True)  # an admin's justification
+
+
+class ProductionPeriod(Base):
+    """A period a version held the `production` alias; `ended_at` is None while it holds it."""
+
+    __tablename__ = "production_periods"
+    __table_args__ = (Index("ix_production_periods_model_started", "model", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_by: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
