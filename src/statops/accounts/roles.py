@@ -20,10 +20,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tokens.manage": frozenset({"admin"}),              # the same for anyone's tokens
     "audit.read": frozenset({"viewer", "modeller", "approver", "admin"}),
     "models.read": EVERYONE,
+    "data.read": EVERYONE,                              # list and show classifications and datasets
+    "data.manage": frozenset({"modeller", "admin"}),    # add classifications and datasets
+    "models.evaluate": frozenset({"modeller", "approver", "admin"}),
+    "workspace.backup": frozenset({"admin"}),
     "models.train": frozenset({"modeller", "admin"}),
     "models.request_approval": frozenset({"modeller", "admin"}),
     "models.decide": frozenset({"approver", "admin"}),  # approve or reject
-    "models.promote": frozenset({"approver", "admin"}),
+    "models.promote": frozenset({"approver", "admin"}),  # promote, roll back
+    "models.gates": frozenset({"approver", "admin"}),   # set a model's quality gates
     "models.retire": frozenset({"approver", "admin"}),
     "predict": frozenset({"coder", "modeller", "approver", "admin"}),
 }

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from statops.accounts import require
-from statops.cli.common import HomeOption, JsonOption, acting, console, print_json, table
-from statops.errors import InvalidInput, StatopsError
+from statops.cli.common import HomeOption, JsonOption, acting, console, parse_moment, print_json, table
+from statops.errors import StatopsError
 from statops.store import audit
 
 app = typer.Typer(help="The audit trail: every state change, append-only, in a hash chain.",
@@ -18,14 +18,7 @@ app = typer.Typer(help="The audit trail: every state change, append-only, in a h
 
 
 def _since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"invalid --since '{text}': use an ISO date or time, e.g. 2025-06-30 or "
-                           "2025-06-30T12:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return None if text is None else parse_moment(text, "--since")
 
 
 def _change(record: audit.AuditRecord) -> str:

@@ -38,7 +38,7 @@ def add(
 
     text_format = TextFormat(encoding, separator)
     if_interrupted(f"no version of classification {name} was added")
-    ws = open_workspace(home)
+    ws = open_workspace(home, "data.manage")
     info = add_classification(ws, name, file, version, text_format)
     verb = "Added" if info.created else "Already present:"
     console.print(f"{verb} classification [bold]{info.name}[/] version {info.version}: "
@@ -50,7 +50,7 @@ def list_(as_json: JsonOption = False, home: HomeOption = None) -> None:
     """List classifications and their versions."""
     from statops.classifications import list_classifications
 
-    rows = list_classifications(open_workspace(home))
+    rows = list_classifications(open_workspace(home, "data.read"))
     if as_json:
         print_json(rows)
         return
@@ -72,7 +72,7 @@ def show(
     """Show a classification's levels and its top-level codes (--json: every code)."""
     from statops.classifications import get_classification
 
-    info = get_classification(open_workspace(home), name, version)
+    info = get_classification(open_workspace(home, "data.read"), name, version)
     h = info.hierarchy
     counts = [[level, sum(1 for c in h.codes if h.level_of[c] == level)] for level in h.levels]
     if as_json:

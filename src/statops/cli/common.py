@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from statops.accounts import Actor, current_actor
+from statops.accounts import Actor, current_actor, require
+from statops.errors import InvalidInput
 from statops.workspace import Workspace
 
 console = Console()
@@ -81,10 +83,18 @@ def quiet_libraries() -> None:
         warnings.showwarning = showwarning
 
 
-def open_workspace(home: Path | None) -> Workspace:
-    """The workspace, with who acts on it established (STATOPS_TOKEN's user, else its local admin):
-    a bad token stops every command here, before anything is done."""
-    return acting(home)[0]
+def open_workspace(home: Path | None, action: str | None = None) -> Workspace:
+    """The workspace, with who acts on it established (STATOPS_TOKEN's user, else its local admin) and,
+    given an `action`, allowed to take it: a bad token or a role that may not act stops every command
+    here, before anything is done."""
+    ws, actor = acting(home)
+    if action is not None:
+        try:
+            require(ws, actor, action)
+        except BaseException:
+            ws.close()
+            raise
+    return ws
 
 
 def acting(home: Path | None) -> tuple[Workspace, Actor]:
@@ -152,6 +162,16 @@ def progress_bars() -> Iterator[Bars]:
         yield bars
     finally:
         bars.close()
+
+
+def parse_moment(text: str, option: str) -> datetime:
+    """An ISO date or time given on the command line, as UTC (a time without a zone is UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"invalid {option} '{text}': use an ISO date or time, e.g. 2025-06-30 or "
+                           "2025-06-30T12:00") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def print_json(data: Any) -> None:

@@ -54,7 +54,7 @@ def add(
 
     text_format = TextFormat(encoding, separator)
     if_interrupted(f"no version of dataset {name} was added")
-    ws = open_workspace(home)
+    ws = open_workspace(home, "data.manage")
     info = add_dataset(ws, name, file, text_column, label_column, classification, cycle, gsbpm,
                        allow_unknown_codes, text_format)
     for note in info.notes:
@@ -71,7 +71,7 @@ def list_(wide: WideOption = False, as_json: JsonOption = False, home: HomeOptio
     """List every dataset version."""
     from statops.data import list_datasets
 
-    rows = list_datasets(open_workspace(home))
+    rows = list_datasets(open_workspace(home, "data.read"))
     if as_json:
         print_json([d.as_dict() for d in rows])
         return
@@ -96,7 +96,7 @@ def show(
     """Show a dataset version: provenance, columns and the distribution of its codes."""
     from statops.data import get_dataset, label_summary, load_dataset
 
-    ws = open_workspace(home)
+    ws = open_workspace(home, "data.read")
     info = get_dataset(ws, ref)
     if as_json:
         summary = label_summary(ws, info, load_dataset(ws, info)) if info.label_column else None

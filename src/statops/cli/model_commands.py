@@ -9,6 +9,7 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 
+from statops.cli import governance_commands
 from statops.cli.common import (
     HomeOption,
     JsonOption,
@@ -69,7 +70,7 @@ def train(
     """Train an auto-coder, evaluate it on dev data, log the run to MLflow and register a version."""
     from statops.registry import train_and_register
 
-    ws = open_workspace(home)
+    ws = open_workspace(home, "models.train")
     if_interrupted(f"no version of {model} was registered (an unfinished MLflow run may remain, marked failed)")
     options = {"target_accuracy": target_accuracy, "seed": seed, "regularisation": regularisation}
     with progress_bars() as bars:
@@ -137,7 +138,7 @@ def evaluate(
     most frequent confusions and the worst-coded codes; logged to MLflow with its tables and report."""
     from statops.registry import evaluate_version
 
-    ws = open_workspace(home)
+    ws = open_workspace(home, "models.evaluate")
     if_interrupted("no evaluation was recorded (an unfinished MLflow run may remain, marked failed) "
                    "and no report written")
     outcome = evaluate_version(ws, model, data, report)
@@ -169,7 +170,7 @@ def models_list(json_output: JsonOption = False, wide: WideOption = False, home:
     """List registered models."""
     from statops.registry import list_models
 
-    rows = list_models(open_workspace(home))
+    rows = list_models(open_workspace(home, "models.read"))
     if json_output:
         print_json([r.as_dict() for r in rows])
         return
@@ -183,22 +184,29 @@ def models_list(json_output: JsonOption = False, wide: WideOption = False, home:
         for r in rows]), wide)
 
 
+def _state(v: ModelVersionInfo) -> str:
+    """The lifecycle state, with any alias beyond the `production` one the state already says."""
+    others = [a for a in v.aliases if a != "production"]
+    return v.state + (f" ({', '.join(others)})" if others else "")
+
+
 def _version_row(v: ModelVersionInfo, wide: bool) -> list[Any]:
     dev = v.dev
     accuracy, auto = (pct(dev.accuracy), pct(dev.auto_coded_share)) if dev else ("-", "-")
     if not wide:
-        return [v.version, ", ".join(v.aliases), v.trained_on, accuracy, auto, f"{v.created:%Y-%m-%d}"]
-    return [v.version, ", ".join(v.aliases), v.trained_on, v.classification, v.cycle, accuracy,
+        return [v.version, _state(v), v.trained_on, accuracy, auto, f"{v.created:%Y-%m-%d}"]
+    return [v.version, v.state, ", ".join(v.aliases), v.trained_on, v.classification, v.cycle, accuracy,
             pct(dev.top5_accuracy) if dev else "-", f"{dev.ece:.3f}" if dev and dev.ece is not None else "-",
             auto, pct(dev.auto_coded_accuracy) if dev else "-",
             f"{v.threshold:.4f}" if v.threshold is not None else "-",
-            v.status if v.in_service else f"retired: {v.retired}",
+            v.retired or "",
             f"{v.created:%Y-%m-%d %H:%M}", v.run_id]
 
 
-VERSION_COLUMNS = ["version", "aliases", "trained on", "accuracy", "auto-coded", "created"]
-VERSION_COLUMNS_WIDE = ["version", "aliases", "trained on", "classification", "cycle", "accuracy", "top-5", "ECE",
-                        "auto-coded", "auto-coded accuracy", "threshold", "status", "created", "MLflow run"]
+VERSION_COLUMNS = ["version", "state", "trained on", "accuracy", "auto-coded", "created"]
+VERSION_COLUMNS_WIDE = ["version", "state", "aliases", "trained on", "classification", "cycle", "accuracy", "top-5",
+                        "ECE", "auto-coded", "auto-coded accuracy", "threshold", "why retired", "created",
+                        "MLflow run"]
 
 
 def _evaluation_row(version: str, e: EvaluationRecord, wide: bool) -> list[Any]:
@@ -225,7 +233,7 @@ def models_show(
     """Show every version of a model (data, aliases, dev quality) and every evaluation of each."""
     from statops.registry import model_versions
 
-    versions = model_versions(open_workspace(home), model)
+    versions = model_versions(open_workspace(home, "models.read"), model)
     if json_output:
         print_json({"name": model, "versions": [v.as_dict() for v in versions]})
         return
@@ -244,4 +252,5 @@ def register(app: typer.Typer) -> None:
                 "--target-accuracy 0.95")(train)
     app.command("evaluate", epilog="Example: statops evaluate occupation/1 --data soc-test "
                 "--report occupation-1.html")(evaluate)
+    governance_commands.register(models_app)
     app.add_typer(models_app, name="models")

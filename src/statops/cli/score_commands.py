@@ -39,7 +39,7 @@ def score(
 
     text_format = TextFormat(encoding, separator)
     if_interrupted(f"no {output.name} was written and no predictions were logged")
-    ws = open_workspace(home)
+    ws = open_workspace(home, "predict")
     with progress_bars() as bars:
         summary = score_file(ws, model, input, output, text_column, chunk_rows, bars.rows(f"Scoring {input.name}"),
                              log=log, text_format=text_format)

@@ -65,7 +65,7 @@ def backup(
     from statops.workspace_backup import backup_workspace
 
     if_interrupted(f"no {file.name} was written; the workspace is unchanged")
-    ws = open_workspace(home)
+    ws = open_workspace(home, "workspace.backup")
     with progress_bars() as bars:
         summary = backup_workspace(ws, file, force=force, progress=None if as_json else bars.stages("Backing up"))
     if as_json:

@@ -1,4 +1,4 @@
-"""Whether a registered version may answer: the retirement rule (governance will extend it)."""
+"""Whether a registered version may answer, read from the state MLflow mirrors (statops.registry.states)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from collections.abc import Mapping
 
 from statops.errors import Conflict
 
-RETIRED_TAG = "retired"  # a version tagged retired=true is no longer used for predictions
-RETIRED_REASON_TAG = "retired_reason"
+STATE_TAG = "statops.state"  # the version's lifecycle state, mirrored from the store
+STATE_REASON_TAG = "statops.state_reason"
 
 
 def retired_reason(tags: Mapping[str, str]) -> str | None:
     """Why the version with these tags is retired, or None when it is in service."""
-    if tags.get(RETIRED_TAG, "").strip().lower() not in ("true", "1", "yes"):
+    if tags.get(STATE_TAG) != "retired":
         return None
-    return tags.get(RETIRED_REASON_TAG) or "no reason recorded"
+    return tags.get(STATE_REASON_TAG) or "no reason recorded"
 
 
 def check_in_service(name: str, version: str, tags: Mapping[str, str]) -> None:

@@ -20,8 +20,10 @@ from statops.data import DatasetInfo
 from statops.files import write_file_atomically
 from statops.names import check_name
 from statops.provenance import git_commit, package_version
+from statops.registry.lifecycle import STATE_TAG
 from statops.registry.pyfunc import TASK_CONFIG, TEXT_COLUMN
 from statops.registry.quiet import mlflow_info_off, mlflow_prints_off
+from statops.registry.states import TRAINED_BY_TAG, record_registration
 from statops.registry.versions import ModelVersionRef
 from statops.tasks import FitResult, Task, TaskEvaluation
 from statops.workspace import Workspace
@@ -168,11 +170,13 @@ def log_training(
             "task": task.name, "classification": classification or "code prefixes",
             "cycle": train_info.cycle or "", "gsbpm": train_info.gsbpm or "", **described.tags,
             "dataset": train_info.ref, "dataset_sha256": train_info.sha256,
+            TRAINED_BY_TAG: ws.actor, STATE_TAG: "candidate",
         }
         with mlflow_prints_off():
             version = mlflow.register_model(info.model_uri, model_name, tags=tags)
     with ws.store.session() as session:
-        ws.store.audit(session, ws.actor, "model.register", f"{model_name}/{version.version}",
+        record_registration(session, model_name, str(version.version), task.name, ws.actor)
+        ws.store.audit(session, ws.actor, "model.register", f"{model_name}/{version.version}", after="candidate",
                        run_id=run.info.run_id, dataset=train_info.ref, dataset_sha256=train_info.sha256)
     return RegisteredVersion(model_name, str(version.version), run.info.run_id, experiment_id, dev_files)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from statops.errors import InvalidInput, NotFound
 from statops.names import check_name
-from statops.registry.lifecycle import retired_reason
+from statops.registry.lifecycle import STATE_TAG, retired_reason
 from statops.tasks import DEFAULT_TASK
 from statops.workspace import Workspace
 
@@ -163,6 +163,7 @@ class ModelVersionInfo:
     aliases: tuple[str, ...]
     created: datetime
     status: str
+    state: str  # lifecycle: candidate, pending, approved, production, retired or rejected
     run_id: str | None
     trained_on: str | None
     classification: str | None
@@ -254,7 +255,8 @@ def model_versions(ws: Workspace, name: str) -> list[ModelVersionInfo]:
         out.append(ModelVersionInfo(
             name=name, version=version, task=tags.get("task") or DEFAULT_TASK,
             aliases=tuple(sorted(aliases_of.get(version, []))),
-            created=_moment(mv.creation_timestamp), status=str(mv.status), run_id=mv.run_id,
+            created=_moment(mv.creation_timestamp), status=str(mv.status),
+            state=tags.get(STATE_TAG) or "candidate", run_id=mv.run_id,
             trained_on=tags.get("dataset"), classification=tags.get("classification"),
             cycle=tags.get("cycle") or None, threshold=_float(tags.get("threshold")),
             target_accuracy=_float(tags.get("target_accuracy")), retired=retired_reason(tags),

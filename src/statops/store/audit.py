@@ -41,7 +41,7 @@ def row_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: str
     return hashlib.sha256((prev_hash + "\n" + body).encode("utf-8")).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
+def lock_chain(session: Session) -> None:
     """Hold the chain's head until the caller's transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
@@ -52,7 +52,7 @@ def _lock_chain(session: Session) -> None:
 def append(session: Session, actor: str, action: str, subject: str, details: dict[str, Any],
            before: Any = None, after: Any = None, reason: str | None = None) -> AuditEvent:
     """Add one row at the end of the chain, inside the caller's transaction."""
-    _lock_chain(session)
+    lock_chain(session)
     head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     prev = head or GENESIS
     at = datetime.now(UTC)
