@@ -80,10 +80,15 @@ def tokens_create(
         show_default=False)] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
+    bare: Annotated[bool, typer.Option("--bare", help="Print only the token, for scripts: "
+                                       "export STATOPS_TOKEN=$(statops tokens create --bare).")] = False,
 ) -> None:
     """Create an API token and print it once; only its hash is kept. Use it as STATOPS_TOKEN."""
     ws, actor = acting(home)
     info, secret = create_token(ws, actor, user, label, parse_expiry(expires) if expires else None)
+    if bare:
+        print(secret)
+        return
     if as_json:
         print_json({**info.as_dict(), "token": secret})
         return
