@@ -59,6 +59,8 @@ class Settings(BaseSettings):
                                           description="idle time before a keep-alive connection is closed")
     serve_shutdown_seconds: float = Field(
         default=8.0, gt=0, description="longest graceful stop: requests in progress, then the log's last commit")
+    serve_metrics_public: bool = Field(
+        default=False, description="serve /metrics without an API token (every /v1 route still needs one)")
     # -- prediction log ----------------------------------------------------------------------
     log_batch_rows: int = Field(default=2_000, gt=0, description="rows per prediction-log insert")
     log_flush_seconds: float = Field(default=0.1, gt=0, description="prediction-log write interval")

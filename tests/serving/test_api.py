@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 
 from statops.registry import load_model, resolve_model
+from statops.registry.governance import retire
 from tests.serving.live import (
+    TEST_ADMIN,
     LiveServer,
     copy_version,
     live_server,
@@ -41,7 +43,8 @@ def api(trained) -> Iterator[LiveServer]:  # noqa: ANN001
     copy_version(ws, source, "occupation-live")  # version 1
     copy_version(ws, source, "occupation-live")  # version 2
     ws.mlflow.set_registered_model_alias("occupation-live", "production", "1")
-    copy_version(ws, source, "occupation-odd", retired="true", retired_reason="replaced by version 2")
+    copy_version(ws, source, "occupation-odd")
+    retire(ws, TEST_ADMIN, "occupation-odd", "1", "replaced by version 2")
     broken = ws.home / "not-a-model"
     broken.mkdir(exist_ok=True)
     ws.mlflow.create_model_version("occupation-odd", str(broken))  # version 2: no MLmodel file
@@ -57,7 +60,7 @@ def api(trained) -> Iterator[LiveServer]:  # noqa: ANN001
 
 @pytest.fixture
 def client(api: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api.url, timeout=60) as http:
+    with httpx.Client(base_url=api.url, timeout=60, headers=api.auth) as http:
         yield http
 
 
@@ -99,6 +102,7 @@ def test_predict_gives_what_statops_score_gives_and_logs_each_record(trained, cl
         assert (row.code, row.confidence, row.decision) == (
             prediction["code"], prediction["confidence"], prediction["decision"])
         assert row.alternatives == prediction["alternatives"] and row.at.year >= 2024
+        assert row.requested_by == "test-coder"  # the user of the client's token
     assert len({row.request_id for row in rows}) == 1
 
 
@@ -215,9 +219,14 @@ def test_openapi_is_complete_and_docs_work_offline(client) -> None:  # noqa: ANN
     statuses = {f"{method.upper()} {path}": set(operation["responses"])
                 for path, item in spec["paths"].items() for method, operation in item.items()}
     assert statuses == {
-        "POST /v1/models/{name}/predict": {"200", "400", "404", "408", "409", "413", "415", "422", "503"},
-        "GET /v1/models": {"200"}, "GET /v1/models/{name}": {"200", "404"}, "GET /healthz": {"200"},
-        "GET /readyz": {"200", "503"}, "GET /metrics": {"200"}}
+        "POST /v1/models/{name}/predict": {"200", "400", "401", "403", "404", "408", "409", "413", "415", "422",
+                                           "503"},
+        "GET /v1/models": {"200", "401", "403", "503"}, "GET /v1/models/{name}": {"200", "401", "403", "404", "503"},
+        "GET /healthz": {"200"}, "GET /readyz": {"200", "503"}, "GET /metrics": {"200", "401", "503"}}
+    secured = {f"{method.upper()} {path}" for path, item in spec["paths"].items()
+               for method, operation in item.items() if operation.get("security") == [{"bearer": []}]}
+    assert secured == set(statuses) - {"GET /healthz", "GET /readyz"}
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     for item in spec["paths"].values():
         for operation in item.values():
             for status, response in operation["responses"].items():

@@ -19,7 +19,17 @@ from sqlalchemy import text
 
 from statops.scoring.batch import score_file
 from statops.scoring.cache import ModelCache
-from tests.serving.live import copy_version, live_server, log_count, logged, predict, server_settings, wait_for
+from tests.serving.live import (
+    api_token,
+    bearer,
+    copy_version,
+    live_server,
+    log_count,
+    logged,
+    predict,
+    server_settings,
+    wait_for,
+)
 
 
 def test_an_answer_arrives_only_once_its_predictions_are_committed(trained) -> None:  # noqa: ANN001
@@ -44,7 +54,7 @@ def test_a_failing_log_makes_requests_wait_or_503_never_answer_unlogged(trained)
     # Longer than the writer's longest pause between retries (5 s), so that a request waiting while
     # the store fails is answered once it recovers, however slow the machine running the test is.
     settings = server_settings(ws, log_wait_seconds=12.0)
-    with live_server(settings) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    with live_server(settings) as server, httpx.Client(base_url=server.url, timeout=60, headers=server.auth) as client:
         url = f"/v1/models/{trained.model}/predict"
         with ws.store.engine.begin() as connection:  # the log table disappears: every write fails
             connection.execute(text("ALTER TABLE prediction_log RENAME TO prediction_log_away"))
@@ -101,12 +111,13 @@ def _free_port() -> int:
 
 def test_statops_serve_command_serves_and_flushes_on_sigterm(trained) -> None:  # noqa: ANN001
     ws, port = trained.ws, _free_port()
+    token = api_token(ws, name="serve-command-user")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATOPS_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "statops", "serve", "--home", str(ws.home), "--port", str(port),
          "--preload", trained.model], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=bearer(token)) as client:
             def ready() -> bool:
                 try:
                     return client.get("/readyz").status_code == 200
@@ -121,8 +132,8 @@ def test_statops_serve_command_serves_and_flushes_on_sigterm(trained) -> None:  
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=60)[0]
     assert process.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal it handled
-    assert "prediction log flushed (2 rows written)" in output
-    assert len(logged(ws, ids)) == 2
+    assert "prediction log flushed (2 rows written)" in output and token not in output
+    assert [row.requested_by for row in logged(ws, ids)] == ["serve-command-user"] * 2
 
 
 def test_score_with_log_writes_the_same_log_and_a_failed_job_leaves_nothing(trained, tmp_path: Path) -> None:  # noqa: ANN001
@@ -136,6 +147,7 @@ def test_score_with_log_writes_the_same_log_and_a_failed_job_leaves_nothing(trai
     rows = logged(ws, source="batch", model=trained.model)
     mine = [r for r in rows if r.request_id == rows[-1].request_id]
     assert sorted(r.input_text for r in mine) == ["nurse", "nurse", "welder"]
+    assert {r.requested_by for r in mine} == {ws.actor}  # the user the job ran as
     assert sorted(r.code for r in mine) == sorted(out["code"])
 
     seen: list[int] = []
@@ -172,8 +184,10 @@ def test_score_command_log_option(trained, tmp_path: Path, capsys, monkeypatch) 
     monkeypatch.setattr(sys, "argv", ["statops", "score", trained.model, str(source), str(tmp_path / "out.csv"),
                                       "--log", "--home", str(trained.ws.home)])
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("STATOPS_TOKEN", api_token(trained.ws, name="batch-clerk"))  # act as a coder
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code in (0, None)
     assert "Logged 2 predictions to the prediction log" in capsys.readouterr().out
     assert log_count(trained.ws) == before + 2
+    assert sorted(r.input_text for r in logged(trained.ws, requested_by="batch-clerk")) == ["nurse", "welder"]

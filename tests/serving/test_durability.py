@@ -13,8 +13,6 @@ import resource
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -28,76 +26,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from tests.serving.live import live_server, logged, server_settings, wait_for
+from tests.serving.live import auth_for, live_server, logged, server_settings, serving, wait_for
 
 CLIENTS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Served:
-    """`statops serve` in a process of its own, its output in a file."""
-
-    def __init__(self, home: Path, model: str, output: Path, *, workers: int = 1, open_files: int | None = None,
-                 **settings: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.output_path = output
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATOPS_")}
-        env.update({f"STATOPS_{name.upper()}": value for name, value in settings.items()})
-
-        def limit_open_files() -> None:  # in the child, before it runs statops
-            if open_files is not None:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
-
-        with output.open("w") as sink:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "statops", "serve", "--home", str(home), "--port", str(self.port),
-                 "--workers", str(workers), "--preload", model],
-                env=env, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=limit_open_files)
-
-    def wait_ready(self) -> Served:
-        def ready() -> bool:
-            assert self.process.poll() is None, self.output()
-            try:
-                return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(ready, 90, "statops serve did not become ready")
-        return self
-
-    def output(self) -> str:
-        return self.output_path.read_text(errors="replace")
-
-    def workers(self) -> list[int]:
-        """The worker processes of `--workers N` (uvicorn spawns them; not its resource tracker)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return [int(pid) for pid in children
-                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> float:
-        """Send `sig` and wait for the process to end; returns how long that took."""
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.wait(timeout)
-        return time.monotonic() - started
-
-
-@contextmanager
-def serving(*args: Any, **kwargs: Any) -> Iterator[Served]:
-    served = Served(*args, **kwargs)
-    try:
-        yield served.wait_ready()
-    finally:
-        if served.process.poll() is None:
-            served.process.kill()
-            served.process.wait(30)
 
 
 class Load:
@@ -141,7 +72,8 @@ class Load:
                 i += 1
                 batch = [self.texts[(number * 997 + i * 3 + k) % len(self.texts)] for k in range(1 + i % 3)]
                 try:
-                    response = http.post(path, json={"records": [{"text": t} for t in batch]})
+                    response = http.post(path, json={"records": [{"text": t} for t in batch]},
+                                         headers=auth_for(self.url))
                 except httpx.TransportError:
                     with self._lock:
                         self.broken += 1
@@ -251,7 +183,7 @@ def test_idle_connections_beyond_the_open_files_limit_do_not_stop_normal_request
             for _ in range(1_100):
                 idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
             time.sleep(1)  # the server accepts them all
-            with httpx.Client(base_url=server.url, timeout=10) as client:
+            with httpx.Client(base_url=server.url, timeout=10, headers=server.auth) as client:
                 for i in range(20):
                     response = client.post(f"/v1/models/{trained.model}/predict",
                                            json={"records": [{"text": f"nurse {i}"}]})
@@ -271,11 +203,12 @@ def test_idle_connections_beyond_the_open_files_limit_do_not_stop_normal_request
 def test_sigterm_with_a_half_sent_body_ends_within_10_s_with_the_log_flushed(trained, tmp_path: Path) -> None:  # noqa: ANN001
     _sqlite_only(trained)
     with serving(trained.ws.home, trained.model, tmp_path / "serve.log") as server:  # default timeouts
-        response = httpx.post(f"{server.url}/v1/models/{trained.model}/predict", timeout=30,
+        response = httpx.post(f"{server.url}/v1/models/{trained.model}/predict", timeout=30, headers=server.auth,
                               json={"records": [{"text": "welder"}, {"text": "nurse"}]})
         ids = [p["id"] for p in response.json()["predictions"]]
         half = socket.create_connection(("127.0.0.1", server.port), timeout=30)
         half.sendall(f"POST /v1/models/{trained.model}/predict HTTP/1.1\r\nHost: test\r\n"
+                     f"Authorization: Bearer {server.token}\r\n"
                      "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"records\": [".encode())
         silent = socket.create_connection(("127.0.0.1", server.port), timeout=30)  # sends nothing
         partial = socket.create_connection(("127.0.0.1", server.port), timeout=30)
@@ -303,6 +236,7 @@ def test_read_deadlines_close_silent_and_slow_connections_and_a_slow_body_gets_4
         partial.sendall(b"GET /healthz HTTP/1.1\r\nHo")
         half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         half.sendall(f"POST /v1/models/{trained.model}/predict HTTP/1.1\r\nHost: test\r\n"
+                     f"Authorization: Bearer {server.token}\r\n"
                      "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"rec".encode())
         answer = b""
         while chunk := half.recv(65536):  # the 408, then the server closes the connection
@@ -315,7 +249,7 @@ def test_read_deadlines_close_silent_and_slow_connections_and_a_slow_body_gets_4
         assert head.startswith("HTTP/1.1 408") and "content-type: application/problem+json" in head
         assert "connection: close" in head
         assert "did not arrive within 0.5 s" in body and "STATOPS_SERVE_BODY_TIMEOUT_SECONDS" in body
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with httpx.Client(base_url=server.url, timeout=10, headers=server.auth) as client:
             assert client.get("/healthz").status_code == 200
             metrics = client.get("/metrics").text
         assert 'statops_http_connections_closed_total{reason="header_timeout"} 2.0' in metrics
@@ -336,7 +270,7 @@ def test_rows_the_store_refuses_fail_their_own_request_only(trained) -> None:  #
         return [{"id": row_id, "at": datetime.now(UTC), "model": trained.model, "version": trained.version,
                  "alias": None, "source": "api", "request_id": new_id(), "input_sha256": "0" * 64,
                  "input_text": "poison test", "code": "1111", "confidence": 0.5, "decision": "review",
-                 "alternatives": "[]"}]
+                 "alternatives": "[]", "requested_by": "test-coder"}]
 
     taken = new_id()
     writer = PredictionLogWriter(trained.ws.store, wait_seconds=10).start()

@@ -63,7 +63,7 @@ def score_file(
 
     def log_chunk(texts: Sequence[str], answers: Columns) -> None:
         write_rows(ws.store, prediction_rows(ref, texts, answers, source="batch", request_id=job_id,
-                                             keep_text=ws.settings.log_text))
+                                             keep_text=ws.settings.log_text, requested_by=ws.actor))
 
     started = time.perf_counter()
     try:

@@ -83,10 +83,11 @@ def prediction_rows(
     source: str,
     request_id: str,
     keep_text: bool,
+    requested_by: str | None,
     ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Log rows for `texts` and their predictions (the task's answer columns). `alternatives`
-    stay the JSON text the model made (parsed ones are dumped)."""
+    """Log rows for `texts` and their predictions (the task's answer columns), asked for by the user
+    `requested_by`. `alternatives` stay the JSON text the model made (parsed ones are dumped)."""
     at = datetime.now(UTC)
     ids = ids if ids is not None else [new_id() for _ in texts]
     columns = {name: predictions[name] for name in ANSWER_COLUMNS}
@@ -95,7 +96,7 @@ def prediction_rows(
         {"id": row_id, "at": at, "model": ref.name, "version": ref.version, "alias": ref.alias,
          "source": source, "request_id": request_id, "input_sha256": text_sha256(text),
          "input_text": text if keep_text else None, "code": code, "confidence": confidence,
-         "decision": decision, "alternatives": alts}
+         "decision": decision, "alternatives": alts, "requested_by": requested_by}
         for row_id, text, code, confidence, decision, alts in zip(
             ids, texts, columns["code"], columns["confidence"], columns["decision"], alternatives,
             strict=True)

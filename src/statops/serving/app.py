@@ -21,6 +21,7 @@ from statops import __version__
 from statops.scoring.batching import Batcher
 from statops.scoring.cache import ModelCache
 from statops.scoring.prediction_log import PredictionLogWriter
+from statops.serving.auth import TokenAuthentication, TokenCache
 from statops.serving.metrics import (
     LIMITS_STATE,
     ConnectionLimits,
@@ -45,6 +46,10 @@ prediction log under the `id` it is returned with.
 An answer is sent once its predictions are committed to the log: when the log's store is slow or
 locked for longer than the configured wait, the request gets 503 (with `Retry-After`) instead.
 
+Every /v1 route (and /metrics, unless the server makes it public) needs an API token
+(`statops tokens create`), sent as `Authorization: Bearer <token>`: 401 without a valid one, 403 when
+its user's role may not take the route's action. Each prediction records who asked.
+
 Errors are `application/problem+json` (RFC 9457). Records per request and body size are limited
 (413 beyond them); a body that does not arrive in time is a 408.
 """
@@ -61,6 +66,7 @@ class Runtime:
     prediction_log: PredictionLogWriter
     metrics: ServingMetrics
     limits: ConnectionLimits
+    tokens: TokenCache
     preload: dict[str, str] = field(default_factory=dict)  # route -> 'loading' | 'loaded' | error
 
     def preload_models(self) -> None:
@@ -109,6 +115,8 @@ class Runtime:
                       self.cache.evictions)
         yield counter("statops_model_refresh_errors", "Failed re-resolutions of aliases (registry unreachable)",
                       self.cache.refresh_errors)
+        yield counter("statops_api_token_lookups", "API tokens looked up in the store (answers are cached)",
+                      self.tokens.lookups)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -126,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         batcher = Batcher(settings.serve_batch_max_records, settings.serve_batch_wait_ms / 1000)
         limits = ConnectionLimits(settings.serve_max_connections, settings.serve_header_timeout_seconds,
                                   settings.serve_body_timeout_seconds)
-        runtime = Runtime(settings, ws, cache, batcher, writer, metrics, limits,
+        runtime = Runtime(settings, ws, cache, batcher, writer, metrics, limits, TokenCache(ws),
                           {ref: "loading" for ref in settings.serve_preload})
         metrics.add_state(runtime.state_metrics)
         app.state.runtime = runtime
@@ -164,9 +172,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(v1)
     app.include_router(operations)
-    # Outermost first: metrics see every request, including ones refused for their size or time.
+    # Outermost first: metrics see every request, including ones refused for their size or time; the
+    # token is checked before the body is read.
     app.add_middleware(RequestBodyGuard, max_bytes=settings.serve_max_body_bytes,
                        timeout=settings.serve_body_timeout_seconds)
+    app.add_middleware(TokenAuthentication, metrics_public=settings.serve_metrics_public)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -194,6 +204,11 @@ def _install_openapi(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = build()
+        if app.state.settings.serve_metrics_public:  # then /metrics needs no token
+            metrics = document["paths"]["/metrics"]["get"]
+            metrics.pop("security", None)
+            for status in ("401", "503"):
+                metrics["responses"].pop(status, None)
         for path in document.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.get("responses", {})

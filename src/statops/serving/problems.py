@@ -14,12 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from statops.errors import InvalidInput, StatopsError
+from statops.errors import InvalidInput, StatopsError, Unauthenticated
 from statops.serving.schemas import NO_NUL, Problem
 
 log = logging.getLogger("statops.serving")
 
 PROBLEM_JSON = "application/problem+json"
+BEARER_CHALLENGE = 'Bearer realm="statops"'  # WWW-Authenticate of a 401 (RFC 6750)
 
 
 class PayloadTooLarge(InvalidInput):
@@ -36,6 +37,17 @@ def problem_response(status: int, detail: str, instance: str | None = None,
     if errors is not None:
         body["errors"] = errors
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_response(exc: StatopsError, instance: str | None) -> Response:
+    """The problem for a StatopsError: its status, with `Retry-After` on a 503 and the bearer
+    challenge on a 401."""
+    headers = None
+    if exc.http_status == 503:
+        headers = {"Retry-After": "1"}
+    elif isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": getattr(exc, "challenge", BEARER_CHALLENGE)}
+    return problem_response(exc.http_status, str(exc), instance, headers=headers)
 
 
 def _field(location: tuple[Any, ...] | list[Any]) -> str:
@@ -94,8 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StatopsError)
     async def statops_error(request: Request, exc: StatopsError) -> Response:
-        headers = {"Retry-After": "1"} if exc.http_status == 503 else None
-        return problem_response(exc.http_status, str(exc), request.url.path, headers=headers)
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -119,6 +130,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 WHEN = {
     400: "the body is not JSON (or not UTF-8)",
+    401: "no API token, or one that is not valid (unknown, expired, revoked, or its user disabled); "
+         "`WWW-Authenticate: Bearer`",
+    403: "the token's role may not take this action (the detail names the roles that may)",
     404: "unknown model, version or alias",
     408: "the body did not arrive within STATOPS_SERVE_BODY_TIMEOUT_SECONDS of the headers",
     409: "version retired or cannot be loaded, or the alias names another version than `version`",
@@ -126,7 +140,8 @@ WHEN = {
     415: "the body is not sent as application/json",
     422: "invalid body or parameter (`errors` names each field)",
     503: "the predictions could not be committed to the prediction log in time (store slow, locked or down), "
-         "or the server is stopping: nothing was answered; retry after `Retry-After` seconds",
+         "the API token could not be checked (store down), or the server is stopping: nothing was answered; "
+         "retry after `Retry-After` seconds",
 }
 
 
@@ -141,4 +156,7 @@ def problem_responses(*statuses: int, model: type[Problem] = Problem,
         if status == 503 and model is Problem:  # what the StatopsError handler sends with a 503
             responses[status]["headers"] = {"Retry-After": {
                 "description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}}
+        elif status == 401:
+            responses[status]["headers"] = {"WWW-Authenticate": {
+                "description": "the bearer challenge (RFC 6750)", "schema": {"type": "string"}}}
     return responses

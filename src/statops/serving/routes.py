@@ -6,18 +6,20 @@ from collections import Counter
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from statops.accounts import Actor
 from statops.errors import Conflict, NotFound
 from statops.names import NAME_PATTERN
 from statops.registry import PRODUCTION_ALIAS, list_models, model_versions
 from statops.registry.versions import registered_model
 from statops.scoring.prediction_log import new_id, prediction_rows
 from statops.serving.app import Runtime
+from statops.serving.auth import Permission
 from statops.serving.problems import PROBLEM_JSON, PayloadTooLarge, problem_response, problem_responses
 from statops.serving.schemas import (
     Health,
@@ -34,6 +36,13 @@ operations = APIRouter(tags=["operations"])
 
 MAX_VERSION = 2**31 - 1  # MLflow keeps version numbers as 32-bit integers
 ModelName = Annotated[str, Path(description="registered model name", examples=["occupation"])]
+CAN_PREDICT = Depends(Permission("predict"))
+CAN_READ_MODELS = Depends(Permission("models.read"))
+ANY_TOKEN = Depends(Permission(None))
+#: 401 and 403 of every route that needs a token, and the 503 of a token the store could not check
+AUTH_ERRORS = {**problem_responses(401, 403), **problem_responses(
+    503, description="the API token could not be checked (the store does not answer): retry after `Retry-After` "
+    "seconds")}
 
 
 def runtime(request: Request) -> Runtime:
@@ -51,7 +60,7 @@ def check_model_name(name: str) -> None:
 
 @v1.post(
     "/models/{name}/predict", response_model=PredictResponse,
-    responses=problem_responses(400, 404, 408, 409, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 403, 404, 408, 409, 413, 415, 422, 503),
     summary="Code records with a model",
     description="Codes each record's text with the model version chosen by `version`, `alias`, or by "
     "default the model's `production` alias, else its latest version (as `statops score` does). With both "
@@ -63,6 +72,7 @@ async def predict(
     name: ModelName,
     body: PredictRequest,
     request: Request,
+    actor: Annotated[Actor, CAN_PREDICT],
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="a version number")] = None,
     alias: Annotated[str | None, Query(min_length=1, max_length=100,
                                        description="an alias, e.g. production or challenger")] = None,
@@ -85,7 +95,7 @@ async def predict(
     columns = await rt.batcher.predict((ref.name, ref.version), served.model, texts)
     ids = [new_id() for _ in texts]
     rows = prediction_rows(ref, texts, columns, source="api", request_id=new_id(),
-                           keep_text=rt.settings.log_text, ids=ids)
+                           keep_text=rt.settings.log_text, requested_by=actor.name, ids=ids)
     await rt.prediction_log.write(rows)  # answered only once logged: 503 if the log cannot commit in time
     for decision, count in Counter(columns["decision"]).items():
         rt.metrics.predictions.labels(ref.name, ref.version, decision).inc(count)
@@ -100,13 +110,14 @@ async def predict(
                           "predictions": predictions})
 
 
-@v1.get("/models", response_model=ModelList, summary="List registered models")
+@v1.get("/models", response_model=ModelList, responses=AUTH_ERRORS, dependencies=[CAN_READ_MODELS],
+        summary="List registered models")
 def models(request: Request) -> Response:
     return json_response({"models": [model.as_dict() for model in list_models(runtime(request).ws)]})
 
 
-@v1.get("/models/{name}", response_model=ModelDetail, responses=problem_responses(404),
-        summary="A model: its versions, aliases, thresholds and key metrics")
+@v1.get("/models/{name}", response_model=ModelDetail, responses={**AUTH_ERRORS, **problem_responses(404)},
+        dependencies=[CAN_READ_MODELS], summary="A model: its versions, aliases, thresholds and key metrics")
 def model_detail(name: ModelName, request: Request) -> Response:
     check_model_name(name)
     ws = runtime(request).ws
@@ -164,6 +175,10 @@ def readyz(request: Request) -> Response:
 @operations.get("/metrics", summary="Prometheus metrics",
                 response_class=Response,
                 responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
-                                 "description": "metrics in the Prometheus text format"}})
+                                 "description": "metrics in the Prometheus text format"},
+                           **problem_responses(401, description="no valid API token (any role may read metrics); "
+                                               "none is needed with STATOPS_SERVE_METRICS_PUBLIC=true"),
+                           503: AUTH_ERRORS[503]},
+                dependencies=[ANY_TOKEN])
 def metrics(request: Request) -> Response:
     return Response(generate_latest(runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
