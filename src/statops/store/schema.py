@@ -223,3 +223,40 @@ class ProductionPeriod(Base):
     started_by: Mapped[str] = mapped_column(String(200))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Feedback(Base):
+    """A true code for a prediction (by its id) or for a text (by its sha256), from a clerical coder, an
+    audit sample of auto-coded records, or an expert (statops.monitoring.feedback)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_model_created", "model", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    prediction_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    input_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    true_code: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20))  # clerical, audit-sample, expert
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MonitoringAlert(Base):
+    """An alert raised by a monitoring signal; open until the signal is ok again (statops.monitoring.alerts)."""
+
+    __tablename__ = "monitoring_alerts"
+    __table_args__ = (Index("ix_monitoring_alerts_model_state", "model", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    signal: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))  # open, resolved
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    window: Mapped[str] = mapped_column(String(100))  # the window that raised it
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
