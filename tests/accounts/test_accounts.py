@@ -48,6 +48,8 @@ EXPECTED = {
     "models.promote": {"approver", "admin"},
     "models.retire": {"approver", "admin"},
     "predict": {"coder", "modeller", "approver", "admin"},
+    "monitoring.read": set(ROLES),
+    "feedback.add": {"coder", "modeller", "approver", "admin"},
 }
 
 

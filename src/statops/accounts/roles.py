@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "models.gates": frozenset({"approver", "admin"}),   # set a model's quality gates
     "models.retire": frozenset({"approver", "admin"}),
     "predict": frozenset({"coder", "modeller", "approver", "admin"}),
+    "monitoring.read": EVERYONE,                        # compute and read monitoring signals and alerts
+    "feedback.add": frozenset({"coder", "modeller", "approver", "admin"}),  # true codes for predictions
 }
 
 
