@@ -72,6 +72,41 @@ class Settings(BaseSettings):
                                         description="/readyz is not ready while more log rows wait to be committed")
     log_ready_lag_seconds: float = Field(default=2.0, gt=0,
                                          description="/readyz is not ready while log rows have waited longer")
+    # -- monitoring (statops monitor; docs/monitoring.md) ---------------------------------------
+    monitor_window: str = Field(default="day", description="monitoring window: day, week, or a number of records")
+    monitor_min_records: int = Field(default=100, gt=1,
+                                     description="records a window needs before its distributions are compared")
+    monitor_min_labelled: int = Field(default=30, gt=0,
+                                      description="records with true codes a window needs for realised accuracy")
+    monitor_significance: float = Field(
+        default=0.001, gt=0, lt=1, description="p-value under which a shift counts for an alert (10x for a warning); "
+        "large effects in tiny windows and tiny effects in huge windows stay ok")
+    monitor_auto_share_drop: float = Field(default=0.10, gt=0, le=1,
+                                           description="alert when the auto-coded share falls this much below the "
+                                           "reference (warn at half)")
+    monitor_accuracy_drop: float = Field(default=0.10, gt=0, le=1,
+                                         description="alert when estimated accuracy falls this much below the "
+                                         "reference (warn at half)")
+    monitor_code_shift: float = Field(default=0.2, gt=0, le=1,
+                                      description="alert when the predicted-code distribution's Jensen-Shannon "
+                                      "distance from the reference reaches this (warn at half)")
+    monitor_ks_shift: float = Field(default=0.15, gt=0, le=1,
+                                    description="alert when the KS statistic of confidence or text length reaches "
+                                    "this (warn at half)")
+    monitor_oov_rise: float = Field(default=0.10, gt=0, le=1,
+                                    description="alert when the out-of-vocabulary rate rises this much (warn at half)")
+    monitor_text_drift_auc: float = Field(default=0.7, gt=0.5, le=1,
+                                          description="alert when a classifier tells window texts from reference "
+                                          "texts with this ROC AUC (warn at 0.6)")
+    monitor_volume_drop: float = Field(default=0.5, gt=0, le=1,
+                                       description="alert when a window's volume falls this share below the median "
+                                       "of the windows before it (warn at half)")
+    monitor_text_sample: int = Field(default=1000, ge=50,
+                                     description="texts per side for the text-drift classifier and the vocabulary")
+    monitor_webhook_url: str | None = Field(default=None,
+                                            description="URL that alerts opened or resolved are POSTed to as JSON")
+    monitor_webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="timeout of one webhook call")
+    monitor_webhook_retries: int = Field(default=3, ge=0, description="webhook retries, with doubling pauses")
 
     @classmethod
     def settings_customise_sources(
