@@ -93,7 +93,33 @@ def train_and_register(
         options=dict(options or {}),
     ), progress)
     registered = log_training(ws, model_name, trainer, result, (train_info, train_frame), dev, classification)
+    _save_monitoring_reference(ws, registered, result, hierarchy, (train_info, train_frame), dev)
     return TrainingOutcome(registered, result, train_info, dev[0] if dev else None, classification)
+
+
+def _save_monitoring_reference(ws: Workspace, registered: RegisteredVersion, result: FitResult,
+                               hierarchy: Hierarchy, train: tuple[DatasetInfo, pd.DataFrame],
+                               dev: tuple[DatasetInfo, pd.DataFrame] | None) -> None:
+    """The version's monitoring reference profile, from the model's answers on the dev data, kept with its
+    training run. Without a dev dataset it comes from a sample of the training records, marked in-sample."""
+    # monitoring reads the registry, so it is imported here, on use, not when the registry loads
+    from statops.monitoring.reference import build_reference
+    from statops.monitoring.reference_store import save_reference
+
+    train_info, train_frame = train
+    texts = train_frame[train_info.text_column]
+    if dev:
+        source, reference_texts = f"dev dataset {dev[0].ref}", dev[1][dev[0].text_column]
+        labels = dev[1][dev[0].label_column] if dev[0].label_column else None
+    else:
+        sample = train_frame.sample(n=min(len(train_frame), 5_000), random_state=0)
+        source, reference_texts = f"a sample of training dataset {train_info.ref}", sample[train_info.text_column]
+        labels = sample[train_info.label_column] if train_info.label_column else None
+    target = getattr(result.model, "target_accuracy", None)
+    profile = build_reference(result.model, reference_texts, hierarchy, source, vocabulary_texts=texts,
+                              labels=labels, target_accuracy=float(target) if target is not None else None,
+                              in_sample=dev is None)
+    save_reference(ws, registered.run_id, profile)
 
 
 def evaluate_version(ws: Workspace, model_ref: str, data_ref: str,
