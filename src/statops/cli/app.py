@@ -15,6 +15,7 @@ from statops.cli import (
     data_commands,
     demo_commands,
     model_commands,
+    monitor_commands,
     score_commands,
     serve_commands,
     user_commands,
@@ -58,6 +59,7 @@ serve_commands.register(app)
 demo_commands.register(app)
 user_commands.register(app)
 audit_commands.register(app)
+monitor_commands.register(app)
 
 
 INTERRUPTED = 130  # the shell's convention for SIGINT
