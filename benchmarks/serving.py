@@ -4,9 +4,12 @@ Both servers serve the same registered version with the same number of worker pr
 (Debian package `wrk`) drives both with the same texts (the distinct answers of the bundled SOC2010
 test file) at the same concurrency, for single-record requests and 100-record batches. statops
 runs with prediction logging on (to the workspace's SQLite store; each answer waits for its log
-commit). Then statops alone is run paced at half its own measured single-record maximum, for the
-latency target, and optionally for a soak: steady load for --soak seconds, sampling the server's
-memory, then a graceful stop, checking that every answered prediction is in the log. With
+commit) and with its API token check on: wrk sends a `coder`'s token, made for the run and revoked
+after it (the mlflow peer has no authentication and gets none). The token check's own cost per
+request is also measured in-process, with and without it on the same route. Then statops alone is
+run paced at half its own measured single-record maximum, for the latency target, and optionally
+for a soak: steady load for --soak seconds, sampling the server's memory, then a graceful stop,
+checking that every answered prediction is in the log. With
 --kill-trials N, statops is then killed with SIGKILL under load N times, and the ids the clients
 were answered are looked up in the log (none may be missing).
 
@@ -20,6 +23,7 @@ Prints a table and writes benchmarks/out/serving.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -40,7 +44,9 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from statops import Workspace
+from statops.accounts import Actor, add_user, create_token, revoke_token
 from statops.demo import MODEL_NAME, bundled_file, run_demo
+from statops.errors import Conflict
 from statops.registry import resolve_model
 from statops.store.schema import PredictionLogEntry
 
@@ -48,6 +54,24 @@ HERE = Path(__file__).parent
 WRK_SCRIPT = HERE / "serving_wrk.lua"
 OUT = HERE / "out" / "serving.json"
 BATCH = 100
+BENCH_USER = "benchmark"  # a coder: may predict
+TOKEN: dict[str, str] = {}  # the run's API token, sent to statops (never printed)
+
+
+def make_token(ws: Workspace) -> str:
+    """A new token of the `benchmark` user (a coder, added if missing), for this run only."""
+    local = Actor(ws.settings.actor, "admin", "local")
+    try:
+        add_user(ws, local, BENCH_USER, "coder")
+    except Conflict:
+        pass
+    info, secret = create_token(ws, local, BENCH_USER, label="benchmarks/serving.py")
+    TOKEN.update(id=info.id, secret=secret)
+    return secret
+
+
+def auth_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN['secret']}"} if TOKEN else {}
 
 
 def free_port() -> int:
@@ -56,9 +80,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_get(url: str) -> tuple[int, str]:
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback only)
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback only)
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, ""
@@ -109,11 +134,19 @@ def write_bodies(folder: Path, texts: list[str]) -> dict[str, Path]:
     return files
 
 
+def wrk_env(token: str | None) -> dict[str, str]:
+    """wrk's environment: the token for serving_wrk.lua (in the environment, not on a command line)."""
+    env = {k: v for k, v in os.environ.items() if k != "SERVING_WRK_TOKEN"}
+    if token:
+        env["SERVING_WRK_TOKEN"] = token
+    return env
+
+
 def run_wrk(url: str, path: str, bodies: Path, seconds: float, connections: int,
-            delay_ms: float = 0.0) -> dict[str, Any]:
+            delay_ms: float = 0.0, token: str | None = None) -> dict[str, Any]:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "30s", "-s", str(WRK_SCRIPT),
                url, "--", str(bodies), path, f"{delay_ms:.3f}"]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=wrk_env(token)).stdout
     line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
     result = json.loads(line.removeprefix("WRK_JSON "))
     seconds_run = result["duration_us"] / 1e6
@@ -162,11 +195,11 @@ def predictions_answered(metrics_text: str) -> int:
 
 
 def measure(name: str, url: str, path: str, bodies: dict[str, Path], key: str, seconds: float,
-            connections: dict[int, int]) -> list[dict[str, Any]]:
+            connections: dict[int, int], token: str | None = None) -> list[dict[str, Any]]:
     rows = []
     for size in (1, BATCH):
-        run_wrk(url, path, bodies[f"{key}_{size}"], 3, connections[size])  # warm-up
-        result = run_wrk(url, path, bodies[f"{key}_{size}"], seconds, connections[size])
+        run_wrk(url, path, bodies[f"{key}_{size}"], 3, connections[size], token=token)  # warm-up
+        result = run_wrk(url, path, bodies[f"{key}_{size}"], seconds, connections[size], token=token)
         result.update(server=name, records_per_request=size, connections=connections[size],
                       records_per_s=result["requests_per_s"] * size)
         rows.append(result)
@@ -196,6 +229,7 @@ def main() -> None:
             run_demo(Path(tmp) / "demo").workspace.close()
             args.home = Path(tmp) / "demo"
         ws = Workspace.open(args.home)
+        token = make_token(ws)
         ref = resolve_model(ws, args.model)
         texts = pd.read_csv(bundled_file("test.csv.gz"), dtype=str, keep_default_na=False)["text"]
         texts = texts.drop_duplicates().sample(frac=1.0, random_state=0).tolist()
@@ -209,7 +243,7 @@ def main() -> None:
         statops = start_statops(args.home, f"{ref.name}/{ref.version}", sport, args.workers)
         surl, spath = f"http://127.0.0.1:{sport}", f"/v1/models/{ref.name}/predict?version={ref.version}"
         try:
-            rows += measure("statops", surl, spath, bodies, "statops", args.seconds, connections)
+            rows += measure("statops", surl, spath, bodies, "statops", args.seconds, connections, token)
         finally:
             stop(statops)
         mlflow = start_mlflow(ws, ref.uri, mport, args.workers)
@@ -227,7 +261,7 @@ def main() -> None:
         soak: dict[str, Any] = {}
         try:
             delay_ms = calibrate_pause(surl, spath, bodies["statops_1"], paced_connections, target_rate)
-            paced = run_wrk(surl, spath, bodies["statops_1"], args.seconds, paced_connections, delay_ms)
+            paced = run_wrk(surl, spath, bodies["statops_1"], args.seconds, paced_connections, delay_ms, token)
             paced.update(server="statops (paced at half max)", records_per_request=1,
                          connections=paced_connections, records_per_s=paced["requests_per_s"],
                          target_rate=target_rate)
@@ -249,9 +283,68 @@ def main() -> None:
         for number, trial in enumerate(kills, 1):
             print(f"  SIGKILL trial {number}: {trial['answered']:,} predictions answered, "
                   f"{trial['missing']} missing from the log", flush=True)
+        check = token_check_cost(ws, token, best["requests_per_s"])
+        print(f"  token check: {check['microseconds']:.1f} us per request in-process, "
+              f"{check['share_of_single_record_request']:.1%} of a single-record request at "
+              f"{best['requests_per_s']:,.0f} requests/s", flush=True)
+        revoke_token(ws, Actor(ws.settings.actor, "admin", "local"), TOKEN["id"])
         ws.close()
 
-    report(rows, soak, args, kills)
+    report(rows, soak, args, kills, check)
+
+
+def token_check_cost(ws: Workspace, token: str, requests_per_s: float, calls: int = 20_000) -> dict[str, Any]:
+    """What checking a (cached) token adds to a request, in-process: the same FastAPI route called
+    through statops' token middleware and with a `Permission` dependency, and without either; and
+    that time as a share of a single-record request at the measured rate (one worker: its event
+    loop's time per request is about 1 / requests per second)."""
+    from types import SimpleNamespace
+
+    from fastapi import Depends, FastAPI
+    from fastapi.responses import Response
+
+    from statops.serving.auth import Permission, TokenAuthentication, TokenCache
+
+    app = FastAPI()
+
+    async def ok() -> Response:
+        return Response(b"ok")
+
+    app.get("/v1/plain")(ok)
+    app.get("/v1/checked", dependencies=[Depends(Permission("predict"))])(ok)
+    app.state.runtime = SimpleNamespace(tokens=TokenCache(ws), ws=ws)  # what the server's runtime holds
+    app.state.settings = SimpleNamespace(serve_metrics_public=False)
+    checked = TokenAuthentication(app, metrics_public=False)
+
+    def scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                "headers": [(b"host", b"bench"), *headers], "client": ("127.0.0.1", 1),
+                "server": ("127.0.0.1", 2), "app": app, "state": {}}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def per_call(target: Any, path: str, headers: list[tuple[bytes, bytes]]) -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            await target(scope(path, headers), receive, send)
+        return (time.perf_counter() - started) / calls * 1e6
+
+    async def run() -> tuple[float, float]:
+        auth = [(b"authorization", f"Bearer {token}".encode())]
+        await per_call(checked, "/v1/checked", auth)  # warm-up (and the one store look-up)
+        plain = min([await per_call(app, "/v1/plain", []) for _ in range(3)])
+        with_check = min([await per_call(checked, "/v1/checked", auth) for _ in range(3)])
+        return plain, with_check
+
+    plain, with_check = asyncio.run(run())
+    cost = with_check - plain
+    return {"microseconds": cost, "route_without_check_us": plain, "route_with_check_us": with_check,
+            "share_of_single_record_request": cost * requests_per_s / 1e6}
 
 
 def calibrate_pause(url: str, path: str, bodies: Path, connections: int, rate: float) -> float:
@@ -262,7 +355,7 @@ def calibrate_pause(url: str, path: str, bodies: Path, connections: int, rate: f
     """
     pause = max(0.0, connections / rate * 1000 - 5.0)
     for _ in range(4):
-        measured = run_wrk(url, path, bodies, 5, connections, pause)["requests_per_s"]
+        measured = run_wrk(url, path, bodies, 5, connections, pause, TOKEN.get("secret"))["requests_per_s"]
         pause = max(0.0, pause + connections * 1000 * (1 / rate - 1 / measured))
     return pause
 
@@ -270,21 +363,21 @@ def calibrate_pause(url: str, path: str, bodies: Path, connections: int, rate: f
 def run_soak(ws: Workspace, process: subprocess.Popen[bytes], url: str, path: str, bodies: Path,
              seconds: float, connections: int, delay_ms: float) -> dict[str, Any]:
     """Steady paced load; memory sampled every 10 s; answered records compared with the log."""
-    while "statops_prediction_log_backlog_rows 0.0" not in http_get(url + "/metrics")[1]:
+    while "statops_prediction_log_backlog_rows 0.0" not in http_get(url + "/metrics", auth_headers())[1]:
         time.sleep(0.1)  # earlier runs' rows are all written: the counts below start together
     before_log = log_rows(ws)
-    before_answered = predictions_answered(http_get(url + "/metrics")[1])
+    before_answered = predictions_answered(http_get(url + "/metrics", auth_headers())[1])
     samples: list[tuple[float, float]] = []
     load = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "30s",
                              "-s", str(WRK_SCRIPT), url, "--", str(bodies), path, f"{delay_ms:.3f}"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=wrk_env(TOKEN.get("secret")))
     started = time.monotonic()
     while load.poll() is None:
         samples.append((time.monotonic() - started, rss_mib(process.pid)))
         time.sleep(10)
     output = load.stdout.read() if load.stdout else ""
     result = json.loads(next(x for x in output.splitlines() if x.startswith("WRK_JSON ")).removeprefix("WRK_JSON "))
-    answered = predictions_answered(http_get(url + "/metrics")[1]) - before_answered
+    answered = predictions_answered(http_get(url + "/metrics", auth_headers())[1]) - before_answered
     settled = [rss for t, rss in samples if t >= 60] or [rss for _, rss in samples]
     errors = sum(result[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts"))
     return {
@@ -315,7 +408,7 @@ def kill_trial(ws: Workspace, home: Path, ref: Any, texts: list[str], workers: i
             i += 1
             body = json.dumps({"records": [{"text": texts[i % len(texts)]}]})
             try:
-                connection.request("POST", path, body, {"Content-Type": "application/json"})
+                connection.request("POST", path, body, {"Content-Type": "application/json", **auth_headers()})
                 response = connection.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException):
@@ -353,7 +446,7 @@ def kill_trial(ws: Workspace, home: Path, ref: Any, texts: list[str], workers: i
 
 
 def report(rows: list[dict[str, Any]], soak: dict[str, Any], args: argparse.Namespace,
-           kills: list[dict[str, Any]]) -> None:
+           kills: list[dict[str, Any]], token_check: dict[str, Any]) -> None:
     def find(server: str, size: int) -> dict[str, Any]:
         return next(r for r in rows if r["server"] == server and r["records_per_request"] == size)
 
@@ -371,7 +464,7 @@ def report(rows: list[dict[str, Any]], soak: dict[str, Any], args: argparse.Name
     OUT.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "workers": args.workers, "seconds": args.seconds, "runs": rows, "ratios": ratios, "soak": soak,
-        "kill_trials": kills,
+        "kill_trials": kills, "token_check": token_check,
     }, indent=2), encoding="utf-8")
     print(f"Written to {OUT}")
 

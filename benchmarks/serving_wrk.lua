@@ -2,7 +2,9 @@
 -- then prints one JSON line with the counts and latency percentiles.
 -- usage: wrk ... -s serving_wrk.lua URL -- BODIES_FILE PATH [DELAY_MS]
 -- DELAY_MS: pause of each connection before each request (to pace the load below the maximum).
+-- SERVING_WRK_TOKEN (environment): an API token, sent as `Authorization: Bearer` when set.
 local bodies = {}
+local headers = {["Content-Type"] = "application/json"}
 local next_body = 0
 local path = "/"
 local pause = 0
@@ -14,6 +16,10 @@ function init(args)
   path = args[2]
   pause = tonumber(args[3] or "0")
   next_body = math.random(#bodies)
+  local token = os.getenv("SERVING_WRK_TOKEN")
+  if token and token ~= "" then
+    headers["Authorization"] = "Bearer " .. token
+  end
 end
 
 function delay()
@@ -22,7 +28,7 @@ end
 
 function request()
   next_body = next_body % #bodies + 1
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[next_body])
+  return wrk.format("POST", path, headers, bodies[next_body])
 end
 
 function done(summary, latency, requests)
