@@ -175,7 +175,7 @@ def _window_signals(ws: Workspace, ref: ModelVersionRef, reference: ReferencePro
     texts: list[str] | None = None
     if part.size and part.records["text_length"].notna().any():
         texts = sample_texts(ws.store, ref.name, ref.version, part, settings.monitor_text_sample, since, until)
-    if part.offset is not None:
+    if part.end_inclusive:
         first, last = part.records["at"].iloc[0], part.records["at"].iloc[-1]
         in_window = labelled[(labelled["at"] >= first) & (labelled["at"] <= last)] if len(labelled) else labelled
     elif part.start is not None and part.end is not None and len(labelled):
@@ -183,7 +183,7 @@ def _window_signals(ws: Workspace, ref: ModelVersionRef, reference: ReferencePro
     else:
         in_window = labelled
     expected = None
-    if volumes and part.offset is None:
+    if volumes and not part.end_inclusive:  # windows of N records have the same volume by design
         expected = float(np.median(volumes)) * elapsed_share(part, now)
     data = WindowInput(part.records, texts, in_window, expected)
     return WindowResult(part.label, part.start, part.end, part.size, part.complete,
