@@ -1,0 +1,58 @@
+"""Cutting the log into windows, and what an empty window or a silent day gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from statops.errors import InvalidInput
+from statops.monitoring.log_window import WindowSpec, windows
+from statops.monitoring.reference import ReferenceProfile
+from statops.monitoring.signals import WindowInput, compute_signals
+from statops.monitoring.statistics import ALERT, NOT_ENOUGH, OK
+from statops.settings import Settings
+
+DAY0 = datetime(2025, 3, 3, 9, tzinfo=UTC)  # a Monday
+
+
+def _records(days: list[int], per_day: int) -> pd.DataFrame:
+    at = [DAY0 + timedelta(days=d, minutes=i) for d in days for i in range(per_day)]
+    n = len(at)
+    return pd.DataFrame({"at": pd.to_datetime(at, utc=True), "code": ["1115"] * n, "confidence": [0.5] * n,
+                         "decision": ["review"] * n, "text_length": [20] * n})
+
+
+def _reference() -> ReferenceProfile:
+    rng = np.random.default_rng(0)
+    return ReferenceProfile("test", 500, "", 0.9, 0.95, 0.0, {"1115": 500}, ["major", "unit"],
+                            {"1115": {"major": "1", "unit": "1115"}}, False, ["chief"], ["chief executive"] * 10,
+                            confidence=np.full(500, 0.5, dtype=np.float32),
+                            text_length=rng.integers(18, 23, 500).astype(np.int32),
+                            oov=np.zeros(500, dtype=np.float32))
+
+
+def test_window_specs() -> None:
+    assert WindowSpec.parse("week").kind == "week" and WindowSpec.parse("2000").records == 2000
+    for bad in ("month", "1", "-5", ""):
+        with pytest.raises(InvalidInput, match="day, week or a number"):
+            WindowSpec.parse(bad)
+
+
+def test_a_silent_day_is_an_empty_window_and_a_volume_drop() -> None:
+    frame = _records([0, 1, 3], 200)
+    days = list(windows(frame, WindowSpec("day"), now=DAY0 + timedelta(days=10)))
+    assert [w.label for w in days] == ["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06"]
+    assert [w.size for w in days] == [200, 200, 0, 200]
+    weeks = list(windows(frame, WindowSpec("week"), now=DAY0 + timedelta(days=10)))
+    assert [w.size for w in weeks] == [600]
+    empty = compute_signals(WindowInput(days[2].records, [], pd.DataFrame(columns=["source", "decision"]), 200.0),
+                            _reference(), Settings())
+    statuses = {s.name: s.status for s in empty}
+    assert statuses.pop("volume") == ALERT  # nothing where 200 were expected
+    assert set(statuses.values()) == {NOT_ENOUGH}
+    first = compute_signals(WindowInput(days[0].records, None, pd.DataFrame(columns=["source", "decision"])),
+                            _reference(), Settings())
+    assert {s.name: s.status for s in first}["volume"] == OK  # nothing to compare with yet
