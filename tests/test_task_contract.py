@@ -106,3 +106,32 @@ def test_the_model_describes_itself(fitted) -> None:  # noqa: ANN001
     assert all(isinstance(v, str) for v in described.tags.values())
     assert described.card and all(isinstance(v, str) and v for v in described.card.values())
     assert "volume" in described.signals and "auto_coded_share" in described.signals
+
+
+def test_the_card_sections_say_what_the_model_is_for_and_where_it_falls_short(fitted) -> None:  # noqa: ANN001
+    task, result, _ = fitted
+    labels = _sample("train", 2500).soc2010.value_counts().to_dict()
+    evaluation = json.loads(json.dumps(result.dev_evaluation.as_dict()))  # as read back from evaluation/dev.json
+    sections = task.card_sections(task.describe(result.model).card, evaluation, labels)
+    assert sections and all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in sections.items())
+    assert "Intended use" in sections and "Limitations" in sections
+    count, rarest = min((n, code) for code, n in labels.items())
+    assert count >= 10 or rarest in sections["Limitations"]  # codes learnt from few records are named
+    bare = task.card_sections({}, {}, {})  # a version with nothing recorded (an old one) still gets a card
+    assert "Limitations" in bare and all(bare.values())
+
+
+def test_the_recorded_params_give_back_the_options_that_reproduce_the_fit(fitted) -> None:  # noqa: ANN001
+    task, result, test = fitted
+    params = {k: str(v) for k, v in task.describe(result.model).params.items()}  # as MLflow keeps them
+    params |= {"train_records": str(result.train_records), "dev_records": str(result.dev_records),
+               "dev_dataset": "contract-dev@1"}
+    options = task.options_from_params(params)
+    structure = pd.read_csv(bundled_file("structure.csv.gz"), dtype=str, keep_default_na=False)
+    train, dev = _sample("train", 2500), _sample("dev", 500)
+    again = task.fit(FitRequest(train.text, train.soc2010, Hierarchy.from_structure(structure), dev.text,
+                                dev.soc2010, options))
+    assert again.dev_evaluation.metrics() == result.dev_evaluation.metrics()
+    pd.testing.assert_frame_equal(again.model.predict_frame(test.text), result.model.predict_frame(test.text))
+    with pytest.raises(InvalidInput, match="cannot be reproduced"):
+        task.options_from_params({})

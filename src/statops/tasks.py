@@ -123,6 +123,16 @@ class Task(Protocol):
     def describe(self, model: TaskModel) -> ModelDescription:
         """Params, version tags, card sections and monitoring signals of a trained model."""
 
+    def card_sections(self, model_card: Mapping[str, str], evaluation: Mapping[str, Any],
+                      training_labels: Mapping[str, int]) -> dict[str, str]:
+        """The task's part of a version's model card, heading -> Markdown: what it does (an
+        `Intended use` section is added to the card's own), how it works and its limitations, from
+        `describe(model).card`, the dev evaluation (`as_dict()`) and the training records per label."""
+
+    def options_from_params(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """The `fit` options that reproduce a training run, from the MLflow params it logged
+        (`describe(model).params` and the run's `train_records`, `dev_dataset`, `dev_records`)."""
+
 
 TASKS: dict[str, str] = {
     "coding": "statops.coding.task:CodingTask",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from statops.coding.breakdown import WORST_MIN_SUPPORT
 from statops.coding.chart import coverage_chart
 from statops.coding.metrics import Evaluation
 from statops.coding.model import OUTPUT_COLUMNS, CodingModel
@@ -17,8 +20,57 @@ from statops.coding.train import evaluate_model, train_coder
 from statops.errors import InvalidInput
 from statops.tasks import FitRequest, FitResult, ModelDescription, ProgressCallback, TaskEvaluation, TaskModel
 
+LITTLE_TRAINING = 10  # a code with fewer training records than this is learnt from too few examples
+LOW_F1 = 0.5
+LISTED = 20  # codes named in a limitation; the dev evaluation's per-code table has them all
 SIGNALS = ("volume", "auto_coded_share", "mean_confidence", "confidence_shift", "code_distribution_shift",
            "text_length_shift", "out_of_vocabulary_rate", "text_drift", "estimated_accuracy", "realised_accuracy")
+
+
+def _text(value: Any) -> str:
+    """Free text safe inside Markdown (a title with | or * stays text)."""
+    marked = re.sub(r"([\\`*\[\]<>|~#])", r"\\\1", " ".join(str(value).split()))
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", marked)  # snake_case stays as it is
+
+
+def _share(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1%}"
+
+
+def _levels_table(levels: Sequence[Mapping[str, Any]]) -> str:
+    rows = ["| level | codes | records | accuracy | auto-coded accuracy |", "|---|---:|---:|---:|---:|"]
+    rows += [f"| {_text(r['level'])} | {r['codes']:,} | {r['records']:,} | {_share(r['accuracy'])} | "
+             f"{_share(r.get('auto_coded_accuracy'))} |" for r in levels]
+    return "\n".join(rows)
+
+
+def _limitations(evaluation: Mapping[str, Any], training_labels: Mapping[str, int]) -> str:
+    """Codes learnt from few records, codes coded badly on the dev data, codes the dev data hardly tests."""
+    out = []
+    rare = sorted((n, code) for code, n in training_labels.items() if n < LITTLE_TRAINING)
+    if rare:
+        named = ", ".join(f"{_text(code)} ({n})" for n, code in rare[:LISTED])
+        more = f" and {len(rare) - LISTED} more" if len(rare) > LISTED else ""
+        out.append(f"- **Little training data**: {len(rare):,} of {len(training_labels):,} codes have fewer than "
+                   f"{LITTLE_TRAINING} training records: {named}{more}.")
+    per_code = list(evaluation.get("per_code", []))
+    low = sorted((r for r in per_code if r["support"] >= WORST_MIN_SUPPORT and r["f1"] < LOW_F1),
+                 key=lambda r: (r["f1"], r["code"]))
+    if low:
+        named = "; ".join(f"{_text(r['code'])} {_text(r['title'])} (F1 {r['f1']:.2f}, {r['support']} records)"
+                          for r in low[:LISTED])
+        more = f"; and {len(low) - LISTED} more" if len(low) > LISTED else ""
+        out.append(f"- **Low accuracy**: {len(low):,} codes with at least {WORST_MIN_SUPPORT} dev records have F1 "
+                   f"below {LOW_F1}: {named}{more}.")
+    elif per_code:
+        out.append(f"- No code with at least {WORST_MIN_SUPPORT} dev records has F1 below {LOW_F1}.")
+    thin = sum(1 for r in per_code if 0 < r["support"] < WORST_MIN_SUPPORT)
+    if thin:
+        out.append(f"- **Hardly tested**: {thin:,} codes have fewer than {WORST_MIN_SUPPORT} dev records, so their "
+                   "quality is not known well.")
+    out.append("- Quality was measured on the dev data, with the threshold chosen out-of-fold; answers to texts "
+               "unlike the training data (new occupations, other wording, another language) may be worse.")
+    return "\n".join(out)
 
 
 def _coder(model: TaskModel) -> CodingModel:
@@ -83,3 +135,34 @@ class CodingTask:
             "codes": f"{len(coder.classes)} codes on levels {', '.join(coder.hierarchy.levels)}.",
         }
         return ModelDescription(params, tags, card, SIGNALS)
+
+    def card_sections(self, model_card: Mapping[str, str], evaluation: Mapping[str, Any],
+                      training_labels: Mapping[str, int]) -> dict[str, str]:
+        sections = {
+            "Intended use": "Auto-coding: each record gets a code of the classification with a calibrated "
+                            "confidence; records at or above the threshold are coded automatically, the rest "
+                            "go to clerical coders for review.",
+            "How it works": "\n\n".join(_text(model_card[k][:1].upper() + model_card[k][1:])
+                                          for k in ("method", "decision", "codes") if model_card.get(k)),
+        }
+        if evaluation.get("levels"):
+            sections["Accuracy by level (dev data)"] = _levels_table(evaluation["levels"])
+        sections["Limitations"] = _limitations(evaluation, training_labels)
+        return {heading: body for heading, body in sections.items() if body}
+
+    def options_from_params(self, params: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            options: dict[str, Any] = {"seed": int(params["seed"]), "regularisation": float(params["regularisation"]),
+                                       "target_accuracy": float(params["target_accuracy"])}
+            if "dev_share" in params:
+                options["dev_share"] = float(params["dev_share"])
+            elif "@" not in params.get("dev_dataset", ""):
+                # Calibrated on a held-out split: its size, with the seed, fixes which records were held out.
+                kept, held = int(params["train_records"]), int(params["dev_records"])
+                options["dev_share"] = held / (kept + held)
+        except KeyError as exc:
+            raise InvalidInput(f"the training run recorded no parameter {exc.args[0]}, so it cannot be "
+                               "reproduced") from None
+        except ValueError as exc:
+            raise InvalidInput(f"the training run's parameters cannot be read back: {exc}") from None
+        return options
