@@ -93,12 +93,19 @@ def _reason(reason: str | None, action: str) -> str:
 
 @contextmanager
 def _change(ws: Workspace, model: str) -> Iterator[tuple[Session, dict[str, ModelVersionState]]]:
-    """One governance transaction on `model`: serialised with every other change, then mirrored."""
+    """One governance transaction on `model`: serialised with every other change, then mirrored, and
+    the model cards of the versions it changed rewritten."""
+    from statops.registry.card import refresh_cards  # the card reads this module's records
+
     mirror_states(ws, model)  # repair first: MLflow agrees with the store before anything is decided
     with ws.store.session() as session:
         lock_chain(session)
-        yield session, adopt_versions(ws, session, model)
+        rows = adopt_versions(ws, session, model)
+        before = {v: r.state for v, r in rows.items()}
+        yield session, rows
+        changed = [v for v, r in rows.items() if r.state != before[v]]
     mirror_states(ws, model)
+    refresh_cards(ws, model, changed)
 
 
 def _row(rows: dict[str, ModelVersionState], model: str, version: str) -> ModelVersionState:

@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -20,12 +21,13 @@ from statops.data import DatasetInfo
 from statops.files import write_file_atomically
 from statops.names import check_name
 from statops.provenance import git_commit, package_version
+from statops.registry.card import TRAINING_LABELS, refresh_cards, training_labels
 from statops.registry.lifecycle import STATE_TAG
 from statops.registry.pyfunc import TASK_CONFIG, TEXT_COLUMN
 from statops.registry.quiet import mlflow_info_off, mlflow_prints_off
 from statops.registry.states import TRAINED_BY_TAG, record_registration
 from statops.registry.versions import ModelVersionRef
-from statops.tasks import FitResult, Task, TaskEvaluation
+from statops.tasks import FitResult, Task, TaskEvaluation, TaskModel
 from statops.workspace import Workspace
 
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
@@ -121,6 +123,19 @@ def provenance_tags() -> dict[str, str]:
     return tags
 
 
+def log_model_files(task: Task, model: TaskModel, folder: Path) -> Any:
+    """Log the model files in `folder` (written by `task.save`) as the active run's pyfunc model, served
+    through statops' own wrapper; returns MLflow's ModelInfo."""
+    example = pd.DataFrame({TEXT_COLUMN: pd.array(["example text"], dtype="string")})
+    signature = infer_signature(example.astype(object), model.predict_frame(example[TEXT_COLUMN]))
+    with mlflow_info_off():
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=str(ENTRY_POINT), artifacts={"model": str(folder)},
+            model_config={TASK_CONFIG: task.name},
+            signature=signature, input_example=example, pip_requirements=_requirements(),
+        )
+
+
 def log_training(
     ws: Workspace,
     model_name: str,
@@ -157,15 +172,10 @@ def log_training(
             facts[1:3] = [("dataset", f"held-out split of {train_info.ref}")]
         dev_files = _log_evaluation(task, result.dev_evaluation, "dev_", f"{model_name}: quality on {dev_name}",
                                     facts)
-        with mlflow_info_off(), tempfile.TemporaryDirectory() as tmp:
-            folder = task.save(model, Path(tmp) / "model")
-            example = pd.DataFrame({TEXT_COLUMN: pd.array(["example text"], dtype="string")})
-            signature = infer_signature(example.astype(object), model.predict_frame(example[TEXT_COLUMN]))
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(ENTRY_POINT), artifacts={"model": str(folder)},
-                model_config={TASK_CONFIG: task.name},
-                signature=signature, input_example=example, pip_requirements=_requirements(),
-            )
+        if train_info.label_column:
+            mlflow.log_dict(training_labels(train_frame[train_info.label_column]), TRAINING_LABELS)
+        with tempfile.TemporaryDirectory() as tmp:
+            info = log_model_files(task, model, task.save(model, Path(tmp) / "model"))
         tags = {
             "task": task.name, "classification": classification or "code prefixes",
             "cycle": train_info.cycle or "", "gsbpm": train_info.gsbpm or "", **described.tags,
@@ -178,6 +188,7 @@ def log_training(
         record_registration(session, model_name, str(version.version), task.name, ws.actor)
         ws.store.audit(session, ws.actor, "model.register", f"{model_name}/{version.version}", after="candidate",
                        run_id=run.info.run_id, dataset=train_info.ref, dataset_sha256=train_info.sha256)
+    refresh_cards(ws, model_name, [str(version.version)])
     return RegisteredVersion(model_name, str(version.version), run.info.run_id, experiment_id, dev_files)
 
 
