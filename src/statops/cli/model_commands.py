@@ -9,7 +9,7 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 
-from statops.cli import governance_commands
+from statops.cli import governance_commands, version_commands
 from statops.cli.common import (
     HomeOption,
     JsonOption,
@@ -253,4 +253,5 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate", epilog="Example: statops evaluate occupation/1 --data soc-test "
                 "--report occupation-1.html")(evaluate)
     governance_commands.register(models_app)
+    version_commands.register(models_app)
     app.add_typer(models_app, name="models")
