@@ -9,6 +9,7 @@ import pytest
 from statops import InvalidInput, NotFound
 from statops.registry import load_model, resolve_model
 from statops.scoring.batch import score_file
+from statops.scoring.prediction_log import read_predictions
 
 
 @pytest.fixture
@@ -78,3 +79,18 @@ def test_gzip_csv_in_and_out(trained, survey: Path, tmp_path: Path) -> None:  # 
     summary = score_file(trained.ws, trained.model, source, tmp_path / "out.csv.gz")
     out = pd.read_csv(tmp_path / "out.csv.gz", dtype=str)
     assert summary.rows == len(out) == 800 and out["id"].iloc[0] == "r00000"
+
+
+def test_logged_batch_predictions_name_the_acting_user(trained, tmp_path: Path) -> None:  # noqa: ANN001
+    ws = trained.ws
+    source = tmp_path / "clerk.csv"
+    pd.DataFrame({"text": ["a clerk's first record", "a clerk's second record"]}).to_csv(source, index=False)
+    ws.acting_user = "clerk-ana"  # as `statops score --log` run with clerk-ana's token has it
+    try:
+        score_file(ws, trained.model, source, tmp_path / "out.csv", log=True)
+    finally:
+        ws.acting_user = None
+    logged = read_predictions(ws.store, trained.model)
+    mine = logged[logged["input_text"].str.startswith("a clerk's", na=False)]
+    assert sorted(mine["input_text"]) == ["a clerk's first record", "a clerk's second record"]
+    assert set(mine["requested_by"]) == {"clerk-ana"} and set(mine["source"]) == {"batch"}

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from statops.accounts import ROLES, allowed, disable_user, list_tokens, revoke_token
 from statops.serving.auth import CACHE_SECONDS
@@ -133,6 +134,20 @@ def test_expired_revoked_and_disabled_are_refused(trained, server: LiveServer) -
                            CACHE_SECONDS + 5, f"a {how} token still worked")
         assert time.monotonic() - started <= CACHE_SECONDS + 1, how
         assert_refused(refused, 401, "was revoked at" if how == "revoked" else "user auth-disabled is disabled")
+
+
+def test_a_token_the_store_cannot_check_gets_503_and_nothing_is_remembered(trained, server: LiveServer) -> None:  # noqa: ANN001
+    token = api_token(trained.ws, name="auth-outage")  # not cached yet
+    with trained.ws.store.engine.begin() as connection:  # the tokens' table disappears: look-ups fail
+        connection.execute(text("ALTER TABLE api_tokens RENAME TO api_tokens_away"))
+    try:
+        refused = call(server, "GET", "/v1/models", token)
+        assert_refused(refused, 503, "could not be checked", "store does not answer")
+        assert refused.headers["retry-after"] == "1" and "api_tokens" not in refused.text
+    finally:
+        with trained.ws.store.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE api_tokens_away RENAME TO api_tokens"))
+    assert call(server, "GET", "/v1/models", token).status_code == 200  # the failure was not cached
 
 
 def test_the_log_names_who_asked_and_tokens_are_looked_up_once_per_bound(trained, server, tokens) -> None:  # noqa: ANN001
