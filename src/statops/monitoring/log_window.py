@@ -131,7 +131,7 @@ def windows(frame: pd.DataFrame, spec: WindowSpec, now: datetime | None = None) 
         return
     now = now or datetime.now(UTC)
     if spec.kind == "records":
-        times = frame["at"].to_numpy()
+        times = frame["at"].astype("int64").to_numpy()  # not to_numpy(): tz-aware gives Timestamp objects
         for first in range(0, len(frame), spec.records):
             part = frame.iloc[first:first + spec.records]
             last = first + len(part)
@@ -146,7 +146,7 @@ def windows(frame: pd.DataFrame, spec: WindowSpec, now: datetime | None = None) 
     starts = frame["at"].dt.floor("D")
     if spec.kind == "week":
         starts = starts - pd.to_timedelta(starts.dt.weekday, unit="D")
-    bounds = np.searchsorted(starts.to_numpy(), starts.drop_duplicates().to_numpy())
+    bounds = np.searchsorted(starts.astype("int64").to_numpy(), starts.drop_duplicates().astype("int64").to_numpy())
     groups = dict(zip(starts.iloc[bounds], [*bounds[1:], len(frame)], strict=True))
     first = _period_start(frame["at"].iloc[0], spec.kind)
     last = _period_start(frame["at"].iloc[-1], spec.kind)
