@@ -89,7 +89,13 @@ class TokenCache:
         if pending is None:
             pending = asyncio.ensure_future(self._fetch(digest))
             self._lookups[digest] = pending
-            pending.add_done_callback(lambda _: self._lookups.pop(digest, None))
+
+            def done(future: asyncio.Future[_Answer]) -> None:
+                self._lookups.pop(digest, None)
+                if not future.cancelled():
+                    future.exception()  # seen, even when every request waiting for it has given up
+
+            pending.add_done_callback(done)
         return await asyncio.shield(pending)  # a request that gives up does not cancel the others' look-up
 
     async def _fetch(self, digest: str) -> _Answer:
