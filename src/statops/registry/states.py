@@ -121,6 +121,16 @@ def mirror_states(ws: Workspace, model: str) -> None:
             client.delete_registered_model_alias(model, alias)
 
 
+def mirror_all_states(ws: Workspace) -> list[str]:
+    """`mirror_states` for every model the store holds states of (a server does this when it starts,
+    so a change interrupted between the store and MLflow is finished); returns the models."""
+    with ws.store.session() as session:
+        models = list(session.scalars(select(ModelVersionState.model).distinct().order_by(ModelVersionState.model)))
+    for model in models:
+        mirror_states(ws, model)
+    return models
+
+
 def _production_holder(states: dict[str, VersionState], last_live: str | None) -> str | None:
     """The version in production; else a production version since retired keeps the alias, so a server
     following it refuses it (409, with the reason) instead of falling back to another version."""

@@ -70,8 +70,16 @@ class Runtime:
     preload: dict[str, str] = field(default_factory=dict)  # route -> 'loading' | 'loaded' | error
 
     def preload_models(self) -> None:
-        """Load the models named in settings (in the background; /readyz waits for them)."""
+        """Make MLflow's aliases agree with the lifecycle states in the store (finishing a change a
+        crash interrupted), then load the models named in settings (in the background; /readyz waits
+        for them)."""
+        from statops.registry.states import mirror_all_states
         from statops.registry.versions import parse_model_ref
+
+        try:
+            mirror_all_states(self.ws)
+        except Exception as exc:
+            log.error("could not check MLflow's aliases against the lifecycle states: %s", exc)
 
         for ref in self.settings.serve_preload:
             try:
@@ -161,6 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="statops API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
         docs_url=None, redoc_url=None,
         openapi_tags=[{"name": "models", "description": "Registered models and online prediction"},
+                      {"name": "governance", "description": "Quality gates, four-eyes approval, promotion, "
+                       "rollback, retirement and production history"},
                       {"name": "operations", "description": "Health, readiness and metrics"}],
     )
     app.state.settings = settings
@@ -168,9 +178,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_docs(app)
     _install_openapi(app)
 
+    from statops.serving.governance_routes import governance
     from statops.serving.routes import operations, v1
 
     app.include_router(v1)
+    app.include_router(governance)
     app.include_router(operations)
     # Outermost first: metrics see every request, including ones refused for their size or time; the
     # token is checked before the body is read.

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from statops.errors import InvalidInput, StatopsError, Unauthenticated
 from statops.serving.schemas import NO_NUL, Problem
@@ -101,6 +102,13 @@ def _body_of_another_type(request: Request, problems: Sequence[Any]) -> bool:
             and any(e.get("loc", ())[:1] == ("body",) and isinstance(e.get("input"), bytes) for e in problems))
 
 
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route of the request's path answers."""
+    path = request.url.path
+    return sorted({method for route in request.app.routes if isinstance(route, Route) and route.methods
+                   and route.path_regex.match(path) for method in route.methods})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error the API returns is application/problem+json."""
 
@@ -119,7 +127,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"no route {request.method} {request.url.path}; see /docs"
         elif exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not read the body
             detail = f"the body could not be read as JSON: {type(exc.__cause__).__name__}: {exc.__cause__}"[:500]
-        return problem_response(exc.status_code, detail, request.url.path, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route of the path; a path may have several
+            headers["Allow"] = ", ".join(_methods_of(request))
+        return problem_response(exc.status_code, detail, request.url.path, headers=headers)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:
