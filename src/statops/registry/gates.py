@@ -170,6 +170,11 @@ def set_gates(ws: Workspace, actor: Actor, model: str, gates: Mapping[str, float
         else:
             row.gates, row.set_by, row.set_at = after, actor.name, datetime.now(UTC)
         ws.store.audit(session, actor.name, "model.gates", model, before=before, after=after)
+    from statops.registry.card import refresh_cards  # the cards show the gates now in force
+    from statops.registry.states import version_states
+
+    live = [v for v, s in version_states(ws, model).items() if s.state not in ("retired", "rejected")]
+    refresh_cards(ws, model, live)
     return after
 
 
