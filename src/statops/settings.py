@@ -107,6 +107,8 @@ class Settings(BaseSettings):
                                             description="URL that alerts opened or resolved are POSTed to as JSON")
     monitor_webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="timeout of one webhook call")
     monitor_webhook_retries: int = Field(default=3, ge=0, description="webhook retries, with doubling pauses")
+    monitor_schedule_seconds: float = Field(
+        default=3600.0, ge=0, description="statops serve computes every model's signals this often (0: never)")
 
     @classmethod
     def settings_customise_sources(

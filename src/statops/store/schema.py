@@ -260,3 +260,19 @@ class MonitoringAlert(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MonitoringSchedule(Base):
+    """The scheduled monitoring run of `statops serve`, shared by every server process and container: who
+    holds it (until when), when it last ran, and the signals and open alerts it found, for /metrics
+    (statops.monitoring.schedule_lock)."""
+
+    __tablename__ = "monitoring_schedule"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    snapshot: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the last completed run
