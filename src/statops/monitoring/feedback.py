@@ -63,11 +63,12 @@ def _known_ids(store: Store, model: str, ids: list[str]) -> set[str]:
 
 
 def add_feedback(ws: Workspace, actor: Actor, model: str, records: pd.DataFrame | Sequence[dict[str, Any]],
-                 source: str | None = None, where: str = "records", first_line: int = 1) -> FeedbackAdded:
+                 source: str | None = None, where: str = "records", first_line: int = 1,
+                 unit: str = "line") -> FeedbackAdded:
     """Store true codes for `model`'s predictions: each record has `prediction_id` (or `id`) or `text`,
     `true_code` (or `code`) and `source` (or the `source` given for all). Every record is checked first
     (the id is in the log, the code in the model's classification, the source known); one bad record
-    names its line (counted from `first_line`) and nothing is written."""
+    names its line (counted from `first_line`; or its record, with `unit`) and nothing is written."""
     require(ws, actor, "feedback.add")
     frame = (records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))).reset_index(drop=True)
     if frame.empty:
@@ -98,7 +99,7 @@ def add_feedback(ws: Workspace, actor: Actor, model: str, records: pd.DataFrame 
         checks.append(((ids != "") & ~ids.isin(known), f"name a prediction id that model {model} never logged"))
     for mask, what in checks:
         if mask.any():
-            problems.append(f"{int(mask.sum())} record(s) {what} (line {_lines(mask, first_line)})")
+            problems.append(f"{int(mask.sum())} record(s) {what} ({unit} {_lines(mask, first_line)})")
     if problems:
         raise InvalidInput(f"{where}: " + "; ".join(problems) + "; nothing was written")
     now = datetime.now(UTC)

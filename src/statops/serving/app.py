@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client.core import CounterMetricFamily
 
 from statops import __version__
+from statops.monitoring.schedule import MonitorScheduler
 from statops.scoring.batching import Batcher
 from statops.scoring.cache import ModelCache
 from statops.scoring.prediction_log import PredictionLogWriter
@@ -30,6 +31,7 @@ from statops.serving.metrics import (
     ServingMetrics,
     counter,
     gauge,
+    monitoring_metrics,
 )
 from statops.serving.problems import PROBLEM_JSON, install_problem_handlers
 from statops.settings import Settings, load_settings
@@ -68,6 +70,7 @@ class Runtime:
     limits: ConnectionLimits
     tokens: TokenCache
     preload: dict[str, str] = field(default_factory=dict)  # route -> 'loading' | 'loaded' | error
+    monitoring: MonitorScheduler | None = None  # the scheduled monitoring run (STATOPS_MONITOR_SCHEDULE_SECONDS)
 
     def preload_models(self) -> None:
         """Make MLflow's aliases agree with the lifecycle states in the store (finishing a change a
@@ -125,6 +128,8 @@ class Runtime:
                       self.cache.refresh_errors)
         yield counter("statops_api_token_lookups", "API tokens looked up in the store (answers are cached)",
                       self.tokens.lookups)
+        if self.monitoring is not None:
+            yield from monitoring_metrics(self.monitoring.snapshot(), self.monitoring.runs)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -143,16 +148,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits = ConnectionLimits(settings.serve_max_connections, settings.serve_header_timeout_seconds,
                                   settings.serve_body_timeout_seconds)
         runtime = Runtime(settings, ws, cache, batcher, writer, metrics, limits, TokenCache(ws),
-                          {ref: "loading" for ref in settings.serve_preload})
+                          {ref: "loading" for ref in settings.serve_preload},
+                          MonitorScheduler(ws, settings.monitor_schedule_seconds))
         metrics.add_state(runtime.state_metrics)
         app.state.runtime = runtime
         cache.start()
         gc.freeze()  # what start-up built lives as long as the process: keep it out of collections
         threading.Thread(target=runtime.preload_models, name="statops-preload", daemon=True).start()
+        assert runtime.monitoring is not None
+        runtime.monitoring.start()
         log.info("serving the models of %s", ws.home)
         try:
             yield {LIMITS_STATE: limits}  # uvicorn hands the lifespan state to LimitedHttpToolsProtocol
         finally:
+            runtime.monitoring.stop(0.5)  # a run under way stops at its next model; its lease frees the row
             unwritten = writer.close(shutdown_budget(settings)[1])
             if unwritten:
                 log.error("shutdown: %d predictions of unanswered requests could not be written to the log",
@@ -171,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[{"name": "models", "description": "Registered models and online prediction"},
                       {"name": "governance", "description": "Quality gates, four-eyes approval, promotion, "
                        "rollback, retirement and production history"},
+                      {"name": "monitoring", "description": "Monitoring signals and alerts, and true codes "
+                       "(feedback) for predictions"},
                       {"name": "operations", "description": "Health, readiness and metrics"}],
     )
     app.state.settings = settings
@@ -179,10 +190,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_openapi(app)
 
     from statops.serving.governance_routes import governance
+    from statops.serving.monitoring_routes import monitoring
     from statops.serving.routes import operations, v1
 
     app.include_router(v1)
     app.include_router(governance)
+    app.include_router(monitoring)
     app.include_router(operations)
     # Outermost first: metrics see every request, including ones refused for their size or time; the
     # token is checked before the body is read.

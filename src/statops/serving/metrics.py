@@ -8,7 +8,8 @@ import asyncio
 import resource
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
@@ -56,6 +57,48 @@ def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
+
+
+SIGNAL_STATUS_VALUES = {"not enough data": -1, "ok": 0, "warn": 1, "alert": 2}
+
+
+def monitoring_metrics(snapshot: Mapping[str, Any] | None, runs: Mapping[str, int]) -> Iterator[Any]:
+    """The last scheduled monitoring run's signal values, statuses and open alerts as gauges (whichever
+    process ran it: they come from the store), and the runs this process did."""
+    ran = CounterMetricFamily("statops_monitor_runs", "Scheduled monitoring runs this process did, by outcome",
+                              labels=["outcome"])
+    for outcome, count in sorted(runs.items()):
+        ran.add_metric([outcome], count)
+    yield ran
+    if not snapshot or not snapshot.get("finished_at"):
+        return
+    yield gauge("statops_monitor_last_run_timestamp_seconds", "When the last scheduled monitoring run ended",
+                datetime.fromisoformat(snapshot["finished_at"]).timestamp())
+    yield gauge("statops_monitor_last_run_duration_seconds", "How long the last scheduled monitoring run took",
+                float(snapshot.get("duration_seconds") or 0.0))
+    labels = ["model", "version", "signal"]
+    values = GaugeMetricFamily("statops_monitor_signal", "A monitoring signal's value in its model version's latest "
+                               "window (docs/monitoring.md)", labels=labels)
+    statuses = GaugeMetricFamily("statops_monitor_signal_status", "A monitoring signal's status: -1 not enough data, "
+                                 "0 ok, 1 warn, 2 alert", labels=labels)
+    records = GaugeMetricFamily("statops_monitor_window_records", "Predictions in the latest monitoring window",
+                                labels=["model", "version"])
+    alerts = GaugeMetricFamily("statops_monitor_alert", "1 for each open monitoring alert", labels=labels)
+    failed = GaugeMetricFamily("statops_monitor_model_failed", "1 when a model could not be monitored in the "
+                               "last run (no reference, registry unreachable...)", labels=["model"])
+    for entry in snapshot.get("models", []):
+        model, version = str(entry["model"]), str(entry.get("version") or "")
+        failed.add_metric([model], 1.0 if entry.get("error") else 0.0)
+        if entry.get("error"):
+            continue
+        records.add_metric([model, version], float(entry.get("records") or 0))
+        for signal in entry.get("signals", []):
+            statuses.add_metric([model, version, signal["name"]], SIGNAL_STATUS_VALUES.get(signal["status"], -1))
+            if signal.get("value") is not None:
+                values.add_metric([model, version, signal["name"]], float(signal["value"]))
+        for alert in entry.get("open_alerts", []):
+            alerts.add_metric([model, str(alert["version"]), alert["signal"]], 1.0)
+    yield from (values, statuses, records, alerts, failed)
 
 
 class MetricsMiddleware:
