@@ -92,14 +92,17 @@ def test_bad_records_are_named_by_index_and_nothing_is_written(trained: Trained,
     body = {"records": [{"id": good["id"], "code": good["code"], "source": "clerical"},
                         {"id": "0190a1b2-0000-7000-8000-000000000000", "code": good["code"], "source": "clerical"},
                         {"text": "nurse", "code": "99999", "source": "expert"}]}
-    problem = _problem(client.post(url, json=body, headers=server.auth), 422, "never logged (record 1)",
+    problem = _problem(client.post(url, json=body, headers=server.auth), 409, "never logged (record 1)",
                        "does not have (record 2)", "nothing was written")
     assert "record 0" not in problem["detail"]
     both = {"records": [{"id": good["id"], "text": "nurse", "code": good["code"], "source": "clerical"}]}
-    problem = _problem(client.post(url, json=both, headers=server.auth), 422, "records[0]", "not both")
-    assert problem["errors"][0]["field"] == "records[0]"
+    problem = _problem(client.post(url, json=both, headers=server.auth), 422, "Extra inputs")
+    assert [e["field"] for e in problem["errors"]] == ["records[0].by_id.text"]
+    neither = {"records": [{"code": good["code"], "source": "clerical"}]}
+    problem = _problem(client.post(url, json=neither, headers=server.auth), 422, "Field required")
+    assert [e["field"] for e in problem["errors"]] == ["records[0].by_text.text"]
     unknown_source = {"records": [{"id": good["id"], "code": good["code"], "source": "guess"}]}
-    _problem(client.post(url, json=unknown_source, headers=server.auth), 422, "records[0].source")
+    _problem(client.post(url, json=unknown_source, headers=server.auth), 422, "records[0].by_id.source")
     _problem(client.post(url, json={"records": []}, headers=server.auth), 422, "records")
     _problem(client.post("/v1/models/no-such-model/feedback", json=body, headers=server.auth), 404)
     assert _feedback_rows(trained.ws, MODEL) == before

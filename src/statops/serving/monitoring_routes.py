@@ -9,15 +9,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from statops.accounts import Actor, require
+from statops.errors import Conflict, InvalidInput
 from statops.monitoring import add_feedback, monitor
 from statops.monitoring.alerts import OPEN
 from statops.monitoring.schedule import lookback
 from statops.monitoring.schedule_lock import schedule_state
 from statops.serving.auth import Permission
 from statops.serving.governance_routes import ERRORS, READ_ERRORS, json_response
+from statops.serving.problems import problem_responses
 from statops.serving.schemas import NO_NUL
 
 monitoring = APIRouter(prefix="/v1/models/{name}", tags=["monitoring"])
@@ -26,34 +28,56 @@ ANY_TOKEN = Depends(Permission(None))  # the library checks the action's role, f
 MAX_FEEDBACK_RECORDS = 10_000
 ModelName = Annotated[str, Path(description="registered model name", examples=["occupation"],
                                 pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")]
-#: a body route: no 409 (nothing clashes with a state), and 503 also when the store does not answer
-FEEDBACK_ERRORS = {status: response for status, response in ERRORS.items() if status != 409}
+#: a record that is well formed but disagrees with the store is a 409: its validity depends on the log and the
+#: classification, not on the request alone (422 is for records the schema refuses)
+FEEDBACK_ERRORS = {**ERRORS, **problem_responses(409, description=(
+    "a record names a prediction id this model never logged, or a code its classification lacks; the detail "
+    "names each such record by its index in `records` (`record N`, from 0); nothing was written"))}
 
 
-class FeedbackRecord(BaseModel):
+Source = Annotated[Literal["clerical", "audit-sample", "expert"], Field(
+    description="who coded it: a clerical coder, a random audit sample of auto-coded records (an unbiased accuracy "
+                "estimate), or an expert")]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL,
+                            description="the true code, in the model's classification")]
+
+
+class FeedbackById(BaseModel):
+    """A true code for one logged prediction."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = Field(default=None, min_length=1, max_length=36, pattern=r"^[0-9A-Za-z\-]+$",
-                           description="the prediction's `id`, as the predict route returned it")
-    text: str | None = Field(default=None, min_length=1, max_length=10_000, pattern=NO_NUL,
-                             description="or the text: the true code applies to every logged prediction of it")
-    code: str = Field(min_length=1, max_length=100, pattern=NO_NUL,
-                      description="the true code, in the model's classification")
-    source: Literal["clerical", "audit-sample", "expert"] = Field(
-        description="who coded it: a clerical coder, a random audit sample of auto-coded records (an unbiased "
-                    "accuracy estimate), or an expert")
+    id: str = Field(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z\-]+$",
+                    description="the prediction's `id`, as the predict route returned it")
+    code: Code
+    source: Source
 
-    @model_validator(mode="after")
-    def _one_key(self) -> FeedbackRecord:
-        if (self.id is None) == (self.text is None):
-            raise ValueError("give either the prediction `id` or the `text`, not both and not neither")
-        return self
+
+class FeedbackByText(BaseModel):
+    """A true code for a text: it applies to every logged prediction of that text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000, pattern=NO_NUL, description="the input text")
+    code: Code
+    source: Source
+
+
+def _keyed_by(record: Any) -> str:
+    """Which kind a record is: by its prediction id when it has one (then a `text` is refused), else by text."""
+    has_id = "id" in record if isinstance(record, dict) else hasattr(record, "id")
+    return "by_id" if has_id else "by_text"
+
+
+FeedbackRecord = Annotated[Annotated[FeedbackById, Tag("by_id")] | Annotated[FeedbackByText, Tag("by_text")],
+                           Discriminator(_keyed_by)]
 
 
 class FeedbackBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    records: list[FeedbackRecord] = Field(min_length=1, max_length=MAX_FEEDBACK_RECORDS)
+    records: list[FeedbackRecord] = Field(
+        min_length=1, max_length=MAX_FEEDBACK_RECORDS, description="each with the prediction `id` or the `text`")
 
 
 def _ws(request: Request) -> Any:
@@ -65,11 +89,15 @@ def _ws(request: Request) -> Any:
     summary="True codes for predictions, by prediction id or by text (coder, modeller, approver, admin)",
     description="Each record names a logged prediction by its `id`, or gives a `text` (the code then applies to "
     "every logged prediction of that text), with the true `code` and its `source`. Every record is checked first "
-    "(the id was logged for this model, the code is in the model's classification); a bad one gets 422 naming "
-    "its index in `records` (`record N`, from 0), and nothing is written. As `statops feedback add`.")
+    "(the id was logged for this model, the code is in the model's classification); one that is not gets 409 "
+    "naming its index in `records` (`record N`, from 0), and nothing is written. As `statops feedback add`.")
 def feedback(name: ModelName, body: FeedbackBody, request: Request, actor: Annotated[Actor, ANY_TOKEN]) -> Response:
-    records = [{"id": r.id or "", "text": r.text or "", "code": r.code, "source": r.source} for r in body.records]
-    added = add_feedback(_ws(request), actor, name, records, where="records", first_line=0, unit="record")
+    records = [{"id": getattr(r, "id", ""), "text": getattr(r, "text", ""), "code": r.code, "source": r.source}
+               for r in body.records]
+    try:
+        added = add_feedback(_ws(request), actor, name, records, where="records", first_line=0, unit="record")
+    except InvalidInput as exc:  # the schema checked the form: what is left is the log and the classification
+        raise Conflict(str(exc)) from None
     return json_response({"model": added.model, "records": added.records, "by_source": added.by_source,
                           "by_prediction_id": added.by_prediction_id, "by_text": added.by_text}, 201)
 
