@@ -24,7 +24,7 @@ _PRODUCTS = ["frozen peas", "semi-skimmed milk", "white sliced bread", "cheddar 
 _SIZES = ["500g", "1kg", "2 pints", "pack of 6", "750ml", "large", "own brand", "organic", "per litre", "x4"]
 
 
-def test_split() -> pd.DataFrame:
+def bundled_test_split() -> pd.DataFrame:
     """The whole bundled test split, shuffled (the file is sorted by title, a drift of its own)."""
     frame = pd.read_csv(bundled_file("test.csv.gz"), dtype=str, keep_default_na=False)
     return frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
@@ -32,7 +32,7 @@ def test_split() -> pd.DataFrame:
 
 def stream(kind: str, size: int = WINDOW, seed: int = 0) -> list[str]:
     """`size` texts: 'none' (the test split), 'one_major_group', 'no_qualifiers' or 'products'."""
-    frame = test_split()
+    frame = bundled_test_split()
     rng = np.random.default_rng(seed)
     if kind == "none":
         return frame["text"].head(size).tolist()

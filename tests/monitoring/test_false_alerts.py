@@ -11,7 +11,7 @@ from statops.monitoring.signals import WindowInput, compute_signals
 from statops.monitoring.statistics import ALERT
 from statops.registry import load_model, resolve_model
 from tests.conftest import Trained
-from tests.monitoring.streams import WINDOW, test_split
+from tests.monitoring.streams import WINDOW, bundled_test_split
 
 RESAMPLES = 100
 
@@ -24,7 +24,7 @@ def test_false_alert_rate_on_no_drift_resamples(trained: Trained) -> None:
     ref = resolve_model(trained.ws, trained.model)
     reference = load_reference(trained.ws, ref)
     assert reference is not None
-    split = test_split()
+    split = bundled_test_split()
     answers = load_model(trained.ws, ref).predict_frame(split["text"])
     records = pd.DataFrame({"code": answers["code"].astype(str), "confidence": answers["confidence"],
                             "decision": answers["decision"], "text_length": split["text"].str.len()})

@@ -16,7 +16,7 @@ from statops.registry import resolve_model
 from statops.scoring.prediction_log import delete_request
 from tests.cli_runner import run_cli
 from tests.conftest import Trained
-from tests.monitoring.streams import WINDOW, log_texts, now, stream, test_split
+from tests.monitoring.streams import WINDOW, bundled_test_split, log_texts, now, stream
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_the_test_split_scored_with_log_raises_no_alert(trained: Trained, reques
                                                         capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     home = str(trained.ws.home)
-    split = test_split()
+    split = bundled_test_split()
     split[["text"]].to_csv(tmp_path / "survey.csv", index=False)
     start = now()
     code, out, err = run_cli(capsys, monkeypatch, "score", trained.model, str(tmp_path / "survey.csv"),

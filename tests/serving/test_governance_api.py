@@ -30,6 +30,7 @@ MAY = {
     "retire": {"approver", "admin"},
     "history": set(ROLES),
     "versions": set(ROLES),
+    "card": set(ROLES),
 }
 
 
@@ -49,6 +50,7 @@ def _call(client: httpx.Client, action: str, model: str, token: str, version: st
         "retire": lambda: client.post(f"{base}/versions/{version}/retire", headers=headers, json=reason),
         "history": lambda: client.get(f"{base}/history", headers=headers),
         "versions": lambda: client.get(f"{base}/versions", headers=headers),
+        "card": lambda: client.get(f"{base}/versions/{version}/card", headers=headers),
     }[action]()
 
 
@@ -131,6 +133,12 @@ def test_four_eyes_promotion_retirement_and_rollback_over_http(trained) -> None:
         back = client.post(f"{base}/rollback", headers=bearer(approver), json={"reason": "retired the new one"})
         assert back.status_code == 200 and back.json()["version"] == "1"
         wait_for(lambda: predict(client, model, ["nurse"]).status_code == 200, 10, "rollback not followed")
+
+        page = client.get(f"{base}/versions/1/card", headers=bearer(modeller), params={"format": "html"})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "Model card" in page.text and "http://" not in page.text and "https://" not in page.text
+        markdown = client.get(f"{base}/versions/1/card", headers=bearer(modeller)).text
+        assert markdown.startswith("# Model card") and "flow-bea" in markdown  # the approver is on it
 
         history = client.get(f"{base}/history", headers=bearer(modeller)).json()["periods"]
         assert [p["version"] for p in history] == ["1", "2", "1"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from statops.accounts import Actor, require
 from statops.errors import InvalidInput
+from statops.registry.card import model_card
 from statops.registry.gates import get_gates, set_gates
 from statops.registry.governance import (
     approvals,
@@ -171,6 +172,19 @@ def roll_back(name: ModelName, body: ReasonBody, request: Request, actor: Annota
 def withdraw(name: ModelName, version: Version, body: ReasonBody, request: Request,
              actor: Annotated[Actor, ANY_TOKEN]) -> Response:
     return json_response(retire(_ws(request), actor, name, version, body.reason).as_dict())
+
+
+@governance.get("/versions/{version}/card", responses={**READ_ERRORS, 200: {"content": {
+    "text/markdown": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}},
+    "description": "the model card, as Markdown or as one self-contained HTML page"}},
+                summary="A version's model card: use, data, quality by level, limitations, gates, decisions")
+def card(name: ModelName, version: Version, request: Request, actor: Annotated[Actor, ANY_TOKEN],
+         format: Annotated[Literal["markdown", "html"], Query(description="markdown or html")] = "markdown",
+         ) -> Response:
+    found = model_card(_ws(request), actor, name, version)
+    if format == "html":
+        return Response(found.html(), media_type="text/html; charset=utf-8")
+    return Response(found.markdown(), media_type="text/markdown; charset=utf-8")
 
 
 @governance.get("/history", responses=READ_ERRORS,

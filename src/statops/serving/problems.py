@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.routing import Match
 
 from statops.errors import InvalidInput, StatopsError, Unauthenticated
 from statops.serving.schemas import NO_NUL, Problem
@@ -104,9 +104,12 @@ def _body_of_another_type(request: Request, problems: Sequence[Any]) -> bool:
 
 def _methods_of(request: Request) -> list[str]:
     """Every method some route of the request's path answers."""
-    path = request.url.path
-    return sorted({method for route in request.app.routes if isinstance(route, Route) and route.methods
-                   and route.path_regex.match(path) for method in route.methods})
+    methods = []
+    for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
 
 
 def install_problem_handlers(app: FastAPI) -> None:
