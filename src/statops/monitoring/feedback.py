@@ -17,7 +17,7 @@ from statops.errors import InvalidInput
 from statops.monitoring.reference_store import version_hierarchy
 from statops.registry.versions import resolve_model
 from statops.scoring.prediction_log import TABLE as LOG
-from statops.scoring.prediction_log import text_sha256
+from statops.scoring.prediction_log import in_window, text_sha256
 from statops.store import Store
 from statops.store.schema import Feedback
 from statops.tables import TextFormat, read_table
@@ -129,13 +129,8 @@ def labelled_predictions(store: Store, model: str, version: str | None, since: d
     for on in (FEEDBACK.c.prediction_id == LOG.c.id, FEEDBACK.c.input_sha256 == LOG.c.input_sha256):
         query = (select(LOG.c.id, LOG.c.at, LOG.c.code, LOG.c.decision, FEEDBACK.c.true_code, FEEDBACK.c.source,
                         FEEDBACK.c.id.label("feedback_id"))
-                 .join(FEEDBACK, on).where(LOG.c.model == model, FEEDBACK.c.model == model))
-        if version is not None:
-            query = query.where(LOG.c.version == version)
-        if since is not None:
-            query = query.where(LOG.c.at >= since)
-        if until is not None:
-            query = query.where(LOG.c.at < until)
+                 .join(FEEDBACK, on).where(FEEDBACK.c.model == model))
+        query = in_window(query, model, version, since, until)
         with store.engine.connect() as connection:
             frames.append(pd.DataFrame(connection.execute(query).all(),
                                        columns=["id", "at", "code", "decision", "true_code", "source", "feedback_id"]))

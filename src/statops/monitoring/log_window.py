@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import String, case, func, select, type_coerce
 
 from statops.errors import InvalidInput
-from statops.scoring.prediction_log import TABLE
+from statops.scoring.prediction_log import TABLE, in_window
 from statops.store import Store
 
 COLUMNS = ("at", "code", "confidence", "decision", "text_length")
@@ -66,14 +66,8 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
     would take three times longer than the query for a million rows; times are parsed in one go."""
     query = select(type_coerce(TABLE.c.at, String), TABLE.c.code, TABLE.c.confidence,
                    case((TABLE.c.decision == "auto", 1), else_=0),
-                   func.length(TABLE.c.input_text)).where(TABLE.c.model == model)
-    if version is not None:
-        query = query.where(TABLE.c.version == version)
-    if since is not None:
-        query = query.where(TABLE.c.at >= since)
-    if until is not None:
-        query = query.where(TABLE.c.at < until)
-    query = query.order_by(TABLE.c.at, TABLE.c.id)
+                   func.length(TABLE.c.input_text))
+    query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
     with store.engine.connect() as connection:
         result = connection.execute(query)
         rows = result.cursor.fetchall() if result.cursor is not None else []

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import JSON, Table, column, delete, func, insert, select, table
+from sqlalchemy import JSON, Select, Table, column, delete, func, insert, select, table
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.types import TypeDecorator
 
@@ -116,21 +116,21 @@ def delete_request(store: Store, request_id: str) -> int:
         return int(connection.execute(delete(TABLE).where(TABLE.c.request_id == request_id)).rowcount)
 
 
+def in_window(query: Select[Any], model: str | None = None, version: str | None = None,
+              since: datetime | None = None, until: datetime | None = None) -> Select[Any]:
+    """`query` narrowed to log rows of `model` (and `version`) logged in [since, until)."""
+    conditions = [TABLE.c.model == model] if model is not None else []
+    conditions += [TABLE.c.version == version] if version is not None else []
+    conditions += [TABLE.c.at >= since] if since is not None else []
+    return query.where(*conditions, *([TABLE.c.at < until] if until is not None else []))
+
+
 def read_predictions(store: Store, model: str | None = None, version: str | None = None,
                      since: datetime | None = None, until: datetime | None = None,
                      limit: int | None = None) -> pd.DataFrame:
     """Logged predictions, oldest first, for monitoring and review: optionally of one model (and
     version) and in a time window [since, until)."""
-    query = select(TABLE)
-    if model is not None:
-        query = query.where(TABLE.c.model == model)
-    if version is not None:
-        query = query.where(TABLE.c.version == version)
-    if since is not None:
-        query = query.where(TABLE.c.at >= since)
-    if until is not None:
-        query = query.where(TABLE.c.at < until)
-    query = query.order_by(TABLE.c.at, TABLE.c.id)
+    query = in_window(select(TABLE), model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
     if limit is not None:
         query = query.limit(limit)
     with store.engine.connect() as connection:
