@@ -18,17 +18,12 @@ import pandas as pd
 import pytest
 
 from statops import Workspace
-from statops.accounts import Actor, add_user, create_token
 from statops.registry.card import CARD_HTML, CARD_MARKDOWN, TRAINING_LABELS, build_card, model_card
 from statops.registry.gates import set_gates
 from statops.registry.governance import decide, promote, request_approval
 from tests.cli_runner import run_cli
 from tests.conftest import BACKENDS, SocFiles, make_workspace
-
-ADMIN = Actor("root", "admin", "local")
-ALICE = Actor("alice", "modeller", "token")
-BOB = Actor("bob", "approver", "token")
-VIC = Actor("vic", "viewer", "token")
+from tests.registry.people import ADMIN, ALICE, BOB, VIC, add_people, add_soc_catalogue
 
 
 @dataclass
@@ -43,21 +38,12 @@ class Carded:
 def carded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, soc: SocFiles) -> Iterator[Carded]:
     """Users alice (modeller), bob (approver), vic (viewer); `cards` versions 1 and 2, trained by alice
     on 2,000 records with soc-dev for calibration."""
-    from statops.classifications import add_classification
-    from statops.data import add_dataset
     from statops.registry import train_and_register
 
     folder = tmp_path_factory.mktemp("cards")
     for ws in make_workspace(folder / "ws", request.param):
-        tokens = {}
-        for actor in (ALICE, BOB, VIC):
-            add_user(ws, ADMIN, actor.name, actor.role)
-            tokens[actor.name] = create_token(ws, ADMIN, actor.name)[1]
-        add_classification(ws, "soc2010", soc.structure, version="2010")
-        train = folder / "train.csv"
-        pd.read_csv(soc.train, dtype=str, keep_default_na=False).head(2000).to_csv(train, index=False)
-        add_dataset(ws, "soc-train", train, "text", "soc2010", "soc2010", cycle="2016", gsbpm="5.2")
-        add_dataset(ws, "soc-dev", soc.dev, "text", "soc2010", "soc2010", cycle="2016", gsbpm="5.2")
+        tokens = add_people(ws, ALICE, BOB, VIC)
+        train = add_soc_catalogue(ws, folder, soc, 2000)
         ws.acting_user = "alice"
         versions = [train_and_register(ws, "cards", "soc-train", "soc-dev").registered.version for _ in range(2)]
         ws.acting_user = None

@@ -29,10 +29,7 @@ from statops.store import audit
 from statops.store.schema import AuditEvent, ModelVersionState
 from tests.cli_runner import run_cli
 from tests.conftest import BACKENDS, SocFiles, make_workspace
-
-ADMIN = Actor("root", "admin", "local")
-ALICE = Actor("alice", "modeller", "token")
-BOB = Actor("bob", "approver", "token")
+from tests.registry.people import ADMIN, ALICE, BOB, add_soc_catalogue
 
 
 @dataclass
@@ -47,17 +44,11 @@ class Source:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory, soc: SocFiles) -> Iterator[Source]:
     """A workspace where alice trained `occupation` (2,000 records), which bob approved; exported."""
-    from statops.classifications import add_classification
-    from statops.data import add_dataset
     from statops.registry import train_and_register
 
     folder = tmp_path_factory.mktemp("exchange")
     for ws in make_workspace(folder / "source", "sqlite"):
-        add_classification(ws, "soc2010", soc.structure, version="2010")
-        train = folder / "train.csv"
-        pd.read_csv(soc.train, dtype=str, keep_default_na=False).head(2000).to_csv(train, index=False)
-        add_dataset(ws, "soc-train", train, "text", "soc2010", "soc2010", cycle="2016", gsbpm="5.2")
-        add_dataset(ws, "soc-dev", soc.dev, "text", "soc2010", "soc2010", cycle="2016", gsbpm="5.2")
+        add_soc_catalogue(ws, folder, soc, 2000)
         ws.acting_user = "alice"
         version = train_and_register(ws, "occupation", "soc-train", "soc-dev").registered.version
         ws.acting_user = None

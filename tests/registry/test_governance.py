@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from statops import Workspace
-from statops.accounts import Actor, add_user, create_token
+from statops.accounts import Actor
 from statops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from statops.registry.gates import get_gates, read_gate_file, set_gates
 from statops.registry.governance import (
@@ -34,13 +34,8 @@ from statops.store import audit
 from statops.store.schema import AuditEvent, ModelVersionState
 from tests.cli_runner import run_cli
 from tests.conftest import BACKENDS, SocFiles, make_workspace
+from tests.registry.people import ADMIN, ALICE, BOB, CAROL, VIC, add_people, add_soc_catalogue
 from tests.serving.live import copy_version
-
-ADMIN = Actor("root", "admin", "local")
-ALICE = Actor("alice", "modeller", "token")  # trains and asks for approval
-BOB = Actor("bob", "approver", "token")
-CAROL = Actor("carol", "approver", "token")
-VIC = Actor("vic", "viewer", "token")
 
 
 @dataclass
@@ -62,21 +57,14 @@ class Governed:
 def governed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, soc: SocFiles) -> Iterator[Governed]:
     """Users of every role; occupation version 1 (5,000 records) and version 2 (a weak 400-record
     model), both trained by alice."""
-    from statops.classifications import add_classification
-    from statops.data import add_dataset
     from statops.registry import train_and_register
 
     folder = tmp_path_factory.mktemp("governed")
     for ws in make_workspace(folder / "ws", request.param):
-        tokens = {}
-        for actor in (ALICE, BOB, CAROL, VIC, Actor("cody", "coder", "token"), ADMIN):
-            add_user(ws, ADMIN if actor is not ADMIN else Actor("first", "admin", "local"), actor.name, actor.role)
-            tokens[actor.name] = create_token(ws, ADMIN, actor.name)[1]
-        add_classification(ws, "soc2010", soc.structure, version="2010")
+        tokens = add_people(ws, ALICE, BOB, CAROL, VIC, Actor("cody", "coder", "token"), ADMIN)
         small = folder / "small.csv"
         pd.read_csv(soc.train, dtype=str, keep_default_na=False).head(400).to_csv(small, index=False)
-        for name, path in (("soc-train", soc.train), ("soc-dev", soc.dev), ("soc-test", soc.test), ("soc-small", small)):
-            add_dataset(ws, name, path, "text", "soc2010", "soc2010", cycle="2016", gsbpm="5.2")
+        add_soc_catalogue(ws, folder, soc, 5000, {"soc-test": soc.test, "soc-small": small})
         ws.acting_user = "alice"
         train_and_register(ws, "occupation", "soc-train", "soc-dev")
         train_and_register(ws, "occupation", "soc-small", "soc-dev")
