@@ -46,9 +46,6 @@ def _utc(moment: datetime | None) -> datetime | None:  # SQLite gives times back
 
 
 def _ensure_row(store: Store) -> None:
-    with store.engine.connect() as connection:
-        if connection.execute(select(TABLE.c.name).where(TABLE.c.name == RUN)).first() is not None:
-            return
     try:
         with store.engine.begin() as connection:
             connection.execute(insert(TABLE).values(name=RUN))
@@ -62,7 +59,17 @@ def claim(store: Store, holder: str, interval: float, now: datetime | None = Non
     seconds ago or more; with `first`, also when there never was one); the moment it was taken, or None.
     Concurrent claims: at most one wins."""
     now = now or datetime.now(UTC)
-    _ensure_row(store)
+    with store.engine.connect() as connection:  # a read first: most checks find nothing to do, and take no lock
+        row = connection.execute(select(TABLE.c.holder, TABLE.c.lease_until, TABLE.c.started_at)
+                                 .where(TABLE.c.name == RUN)).first()
+    if row is None:
+        _ensure_row(store)
+    else:
+        lease_until, started_at = _utc(row.lease_until), _utc(row.started_at)
+        free = row.holder is None or (lease_until is not None and lease_until < now)
+        due = first if started_at is None else started_at <= now - timedelta(seconds=interval)
+        if not (free and due):
+            return None
     due = TABLE.c.started_at <= now - timedelta(seconds=interval)
     with store.engine.begin() as connection:
         taken = connection.execute(
