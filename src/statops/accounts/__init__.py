@@ -8,10 +8,10 @@ import re
 
 from sqlalchemy import select
 
+from statops.accounts.lookup import authenticate
 from statops.accounts.roles import PERMISSIONS, ROLES, Actor, allowed, check_role, require
 from statops.accounts.tokens import (
     TokenInfo,
-    authenticate,
     create_token,
     list_tokens,
     parse_expiry,

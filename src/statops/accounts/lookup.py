@@ -1,7 +1,7 @@
 """Token look-ups for a server that checks a token on every request and caches the answer.
 
-`token_holder` applies the same rules as `authenticate` (unknown, revoked, expired token, disabled
-user: Unauthenticated) but only reads, and also says when the token expires and when it was last
+`token_holder` applies the rules (unknown, revoked, expired token, disabled user: Unauthenticated),
+only reading, and also says when the token expires and when it was last
 used, so that a cache can keep the answer no longer than the token is valid. `record_use` writes
 `last_used_at` (minute resolution) separately, so a server can do it off the request's path.
 """
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select, update
 
 from statops.accounts.roles import Actor
-from statops.accounts.tokens import LAST_USED_RESOLUTION, aware
+from statops.accounts.tokens import LAST_USED_RESOLUTION, aware, token_hash
 from statops.errors import Unauthenticated
 from statops.store.schema import ApiToken, User
 from statops.workspace import Workspace
@@ -36,7 +36,7 @@ class TokenHolder:
 
 def token_holder(ws: Workspace, digest: str, now: datetime | None = None) -> TokenHolder:
     """The holder of the token whose sha256 is `digest`; Unauthenticated for an unknown, expired or
-    revoked token, or a disabled user (as `authenticate`, without writing anything)."""
+    revoked token, or a disabled user (without writing anything)."""
     now = now or datetime.now(UTC)
     query = (select(ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
                     User.name, User.role, User.disabled)
@@ -56,6 +56,16 @@ def token_holder(ws: Workspace, digest: str, now: datetime | None = None) -> Tok
     return TokenHolder(Actor(name, role, "token"), token_id, expires, aware(last_used))
 
 
+def authenticate(ws: Workspace, secret: str) -> Actor:
+    """The user whose token `secret` is (STATOPS_TOKEN for the CLI); Unauthenticated for an unknown,
+    expired or revoked token, or a disabled user. Records when the token was last used (to the minute)."""
+    now = datetime.now(UTC)
+    holder = token_holder(ws, token_hash(secret.strip()), now)
+    if holder.needs_use_recorded(now):
+        record_use(ws, [holder.token_id], now)
+    return holder.actor
+
+
 def record_use(ws: Workspace, token_ids: Collection[str], at: datetime | None = None) -> int:
     """Set `last_used_at` of these tokens to `at` (default now) where it is older than a minute or
     unset; one statement. Returns how many tokens were updated."""
@@ -69,4 +79,4 @@ def record_use(ws: Workspace, token_ids: Collection[str], at: datetime | None = 
         return int(connection.execute(statement).rowcount)
 
 
-__all__ = ["TokenHolder", "record_use", "token_holder"]
+__all__ = ["TokenHolder", "authenticate", "record_use", "token_holder"]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from statops.accounts.roles import Actor, require
 from statops.accounts.users import find_user
-from statops.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from statops.errors import Conflict, InvalidInput, NotFound
 from statops.store.schema import ApiToken, User
 from statops.workspace import Workspace
 
@@ -133,23 +133,3 @@ def revoke_token(ws: Workspace, actor: Actor, token_id: str) -> TokenInfo:
         ws.store.audit(session, actor.name, "token.revoke", f"token:{token_id}", user=token.user.name)
         return _info(token)
 
-
-def authenticate(ws: Workspace, secret: str) -> Actor:
-    """The user whose token `secret` is; Unauthenticated for an unknown, expired or revoked token, or
-    a disabled user. Records when the token was last used (to the minute)."""
-    now = datetime.now(UTC)
-    with ws.store.session() as session:
-        token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_hash(secret.strip())))
-        if token is None:
-            raise Unauthenticated("unknown API token (STATOPS_TOKEN); create one with `statops tokens create`")
-        if token.revoked_at is not None:
-            raise Unauthenticated(f"API token {token.id} was revoked at {aware(token.revoked_at)}")
-        expires = aware(token.expires_at)
-        if expires is not None and expires <= now:
-            raise Unauthenticated(f"API token {token.id} expired at {expires}")
-        if token.user.disabled:
-            raise Unauthenticated(f"user {token.user.name} is disabled")
-        last = aware(token.last_used_at)
-        if last is None or now - last >= LAST_USED_RESOLUTION:
-            token.last_used_at = now
-        return Actor(token.user.name, token.user.role, "token")
