@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     monitor_webhook_retries: int = Field(default=3, ge=0, description="webhook retries, with doubling pauses")
     monitor_schedule_seconds: float = Field(
         default=3600.0, ge=0, description="statops serve computes every model's signals this often (0: never)")
+    # -- review queue (statops review; docs/review.md) -----------------------------------------
+    review_audit_share: float = Field(default=0.02, ge=0, le=1,
+                                      description="share of auto-coded predictions queued for review as an "
+                                      "audit sample (chosen from the prediction id: unbiased, reproducible)")
+    review_double_share: float = Field(default=0.10, ge=0, le=1,
+                                       description="share of review items coded twice, by different coders, "
+                                       "to measure agreement")
+    review_order: str = Field(default="oldest", pattern="^(oldest|least_confident)$",
+                              description="order of review items after audit items: oldest or least_confident")
+    review_lock_seconds: float = Field(default=600.0, gt=0,
+                                       description="how long an item handed to a coder stays locked to them")
+    review_sync_overlap_seconds: float = Field(
+        default=300.0, ge=0, description="the review queue re-reads this much of the log before its high-water "
+        "mark, for predictions committed late")
 
     @classmethod
     def settings_customise_sources(

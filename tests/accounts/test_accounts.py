@@ -50,6 +50,8 @@ EXPECTED = {
     "predict": {"coder", "modeller", "approver", "admin"},
     "monitoring.read": set(ROLES),
     "feedback.add": {"coder", "modeller", "approver", "admin"},
+    "review.code": {"coder", "modeller", "approver", "admin"},
+    "review.read": set(ROLES),
 }
 
 

@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "predict": frozenset({"coder", "modeller", "approver", "admin"}),
     "monitoring.read": EVERYONE,                        # compute and read monitoring signals and alerts
     "feedback.add": frozenset({"coder", "modeller", "approver", "admin"}),  # true codes for predictions
+    "review.code": frozenset({"coder", "modeller", "approver", "admin"}),  # take and answer review items
+    "review.read": EVERYONE,                            # the review queue's progress and agreement
 }
 
 

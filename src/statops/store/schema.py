@@ -276,3 +276,54 @@ class MonitoringSchedule(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
     snapshot: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the last completed run
+
+
+class ReviewItem(Base):
+    """A logged prediction waiting for (or given) a clerical code: every `review` decision, plus an audit
+    sample of `auto` ones (statops.review). Task-agnostic: the record's text, the model's answer and its
+    alternatives as logged. Locked to one coder at a time until `locked_until`."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_model_status", "model", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[str] = mapped_column(String(36), unique=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    predicted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # None when the log keeps no text
+    code: Mapped[str] = mapped_column(String(100))  # the model's answer
+    confidence: Mapped[float] = mapped_column(Float)
+    alternatives: Mapped[list[Any]] = mapped_column(JSON)  # the model's top suggestions, as logged
+    audit: Mapped[bool] = mapped_column(Boolean)  # an audit sample of an auto-coded prediction
+    codings_needed: Mapped[int] = mapped_column(Integer)  # 1, or 2 when coded twice for agreement
+    codings_done: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20))  # open, done
+    locked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewDecision(Base):
+    """One coder's answer to a review item: a code, `uncodable` or `skip`, and how long it took."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (Index("ix_review_decisions_model_at", "model", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    coder: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(20))  # coded, uncodable, skip
+    code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewSync(Base):
+    """How far each model's prediction log has been read into the review queue (a high-water mark)."""
+
+    __tablename__ = "review_sync"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    synced_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
