@@ -161,7 +161,7 @@ def test_the_schedule_runs_by_itself_and_its_gauges_are_on_metrics(small_workspa
             found = _gauges(scraped.text, "statops_monitor_signal")
             return found if any('signal="auto_coded_share"' in k for k in found) else {}
 
-        found = wait_for(signals, 90, "no monitoring gauges on /metrics after scheduled runs")
+        found = wait_for(signals, 180, "no monitoring gauges on /metrics after scheduled runs")
         assert all('model="scheduled"' in k and 'version="1"' in k for k in found)
         metrics = client.get("/metrics", headers=server.auth).text
         statuses = _gauges(metrics, "statops_monitor_signal_status")
