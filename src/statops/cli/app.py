@@ -16,6 +16,7 @@ from statops.cli import (
     demo_commands,
     model_commands,
     monitor_commands,
+    review_commands,
     score_commands,
     serve_commands,
     user_commands,
@@ -60,6 +61,7 @@ demo_commands.register(app)
 user_commands.register(app)
 audit_commands.register(app)
 monitor_commands.register(app)
+review_commands.register(app)
 
 
 INTERRUPTED = 130  # the shell's convention for SIGINT

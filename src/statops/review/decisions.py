@@ -1,0 +1,109 @@
+"""A coder's answer to a review item: a code (checked against the model's classification), `uncodable`
+or `skip`. A code becomes a true code for monitoring (feedback, source `clerical`, or `audit-sample`
+for audit items) in the same transaction as the decision, so neither is written without the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from statops.accounts import Actor, require
+from statops.classifications.hierarchy import Hierarchy
+from statops.errors import Conflict, InvalidInput, NotFound
+from statops.monitoring.feedback import AUDIT_SAMPLE, FEEDBACK
+from statops.monitoring.reference_store import version_hierarchy
+from statops.registry.versions import resolve_model
+from statops.review.queue import DECISIONS, ITEMS
+from statops.workspace import Workspace
+
+UNCODABLE, SKIP = "uncodable", "skip"
+_HIERARCHIES: dict[tuple[str, str, str], Hierarchy] = {}  # classification versions never change
+
+
+@dataclass(frozen=True)
+class Decided:
+    item_id: int
+    prediction_id: str
+    coder: str
+    outcome: str  # coded, uncodable, skip
+    code: str | None
+    item_done: bool  # the item needs no more codings
+
+
+def item_hierarchy(ws: Workspace, model: str, version: str, codes: list[str]) -> Hierarchy:
+    """The classification that `model` version `version` codes into (cached per workspace and version)."""
+    key = (ws.database_url, model, version)
+    if key not in _HIERARCHIES:
+        hierarchy = version_hierarchy(ws, resolve_model(ws, f"{model}/{version}"), codes)
+        if hierarchy.from_prefixes:
+            return hierarchy  # no classification recorded: levels from the codes at hand, not cached
+        _HIERARCHIES[key] = hierarchy
+    return _HIERARCHIES[key]
+
+
+def _check_answer(ws: Workspace, item: Any, answer: str) -> tuple[str, str | None]:
+    answer = answer.strip()
+    if not answer:
+        raise InvalidInput("an answer needs a code, 'uncodable' or 'skip'")
+    if answer in (UNCODABLE, SKIP):
+        return answer, None
+    hierarchy = item_hierarchy(ws, item.model, item.version, [answer])
+    if not hierarchy.from_prefixes and answer not in hierarchy:
+        raise InvalidInput(f"code '{answer}' is not in the classification of model {item.model} "
+                           f"version {item.version}; nothing was written")
+    return "coded", answer
+
+
+def _conflict(item: Any) -> Conflict:
+    if item.status != "open":
+        return Conflict(f"review item {item.id} is coded already")
+    until = f" until {item.locked_until:%Y-%m-%d %H:%M:%S} UTC" if item.locked_until is not None else ""
+    return Conflict(f"review item {item.id} is locked by {item.locked_by}{until}; take the next item instead")
+
+
+def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
+                seconds_taken: float | None = None) -> Decided:
+    """Record `actor`'s answer to item `item_id`: a code, 'uncodable' or 'skip', and the seconds it took.
+    Conflict when the item is locked by someone else (or the actor's lock expired and another took it),
+    already coded, or already answered by this coder; InvalidInput for a code the classification lacks.
+    A refused answer writes nothing."""
+    require(ws, actor, "review.code")
+    if seconds_taken is not None and not 0 <= seconds_taken < 86_400:
+        raise InvalidInput(f"seconds taken must be between 0 and a day, not {seconds_taken}")
+    with ws.store.engine.connect() as connection:
+        item = connection.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one_or_none()
+    if item is None:
+        raise NotFound(f"review item {item_id} does not exist")
+    outcome, code = _check_answer(ws, item, answer)
+    now = datetime.now(UTC)
+    with ws.store.session() as session:
+        answered = session.execute(select(DECISIONS.c.id).where(
+            DECISIONS.c.item_id == item_id, DECISIONS.c.coder == actor.name, DECISIONS.c.outcome != SKIP)).first()
+        if answered is not None:
+            raise Conflict(f"review item {item_id}: {actor.name} has answered it already")
+        counts = 0 if outcome == SKIP else 1
+        # one conditional UPDATE: the item is still open and the actor's lock is live (or nobody's is)
+        changed = session.connection().execute(update(ITEMS).where(
+            ITEMS.c.id == item_id, ITEMS.c.status == "open",
+            (ITEMS.c.locked_by == actor.name) | ITEMS.c.locked_by.is_(None) | (ITEMS.c.locked_until < now))
+            .values(codings_done=ITEMS.c.codings_done + counts, locked_by=None, locked_until=None)).rowcount
+        if changed != 1:
+            raise _conflict(session.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one())
+        fresh = session.execute(select(ITEMS.c.codings_done, ITEMS.c.codings_needed)
+                                .where(ITEMS.c.id == item_id)).one()
+        done = fresh.codings_done >= fresh.codings_needed
+        if done:
+            session.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(status="done"))
+        session.execute(insert(DECISIONS).values(item_id=item_id, model=item.model, coder=actor.name,
+                                                 outcome=outcome, code=code, seconds=seconds_taken, decided_at=now))
+        if code is not None:
+            session.execute(insert(FEEDBACK).values(
+                model=item.model, prediction_id=item.prediction_id, input_sha256=None, true_code=code,
+                source=AUDIT_SAMPLE if item.audit else "clerical", created_by=actor.name, created_at=now))
+        if outcome != SKIP:
+            ws.store.audit(session, actor.name, "review.decide", f"{item.model}/review/{item_id}",
+                           prediction_id=item.prediction_id, outcome=outcome, code=code, seconds=seconds_taken)
+    return Decided(item_id, item.prediction_id, actor.name, outcome, code, done)

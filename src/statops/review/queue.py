@@ -1,0 +1,186 @@
+"""The review queue: filled from the prediction log, handed out one locked item at a time.
+
+`sync_queue` reads the log rows of a model logged since its high-water mark (less an overlap, for rows
+committed late) and queues every `review` decision and an audit sample of `auto` ones; the serving hot
+path is untouched. `next_item` locks the next item to a coder with one conditional UPDATE, so two
+coders racing for the same item never both get it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from statops.accounts import Actor, require
+from statops.errors import InvalidInput
+from statops.review.sampling import coded_twice, in_audit_sample
+from statops.scoring.prediction_log import TABLE as LOG
+from statops.scoring.prediction_log import in_window
+from statops.store.schema import ReviewDecision, ReviewItem, ReviewSync
+from statops.workspace import Workspace
+
+ITEMS: Any = ReviewItem.__table__
+DECISIONS: Any = ReviewDecision.__table__
+SYNC: Any = ReviewSync.__table__
+SUGGESTIONS = 5
+ORDERS = ("oldest", "least_confident")
+_ID_BATCH = 500
+_CANDIDATES = 8  # items tried per round when handing one out (others may take the first ones)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One item as a coder sees it: the record, the model's answer and its top suggestions."""
+
+    id: int
+    prediction_id: str
+    model: str
+    version: str
+    predicted_at: datetime
+    text: str | None
+    code: str
+    confidence: float
+    suggestions: list[dict[str, Any]]
+    audit: bool
+    codings_needed: int
+    codings_done: int
+    locked_by: str | None
+    locked_until: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _suggestions(alternatives: Any) -> list[dict[str, Any]]:
+    if isinstance(alternatives, str | bytes):
+        alternatives = orjson.loads(alternatives)
+    return [a for a in (alternatives or [])[:SUGGESTIONS] if isinstance(a, dict)] or list(
+        (alternatives or [])[:SUGGESTIONS])
+
+
+def item_from_row(row: Any) -> QueueItem:
+    return QueueItem(row.id, row.prediction_id, row.model, row.version, _aware(row.predicted_at),  # type: ignore[arg-type]
+                     row.text, row.code, float(row.confidence), _suggestions(row.alternatives), bool(row.audit),
+                     int(row.codings_needed), int(row.codings_done), row.locked_by, _aware(row.locked_until))
+
+
+def _insert_ignoring_duplicates(ws: Workspace, table: Any) -> Any:
+    dialect = ws.store.engine.dialect.name
+    if dialect == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table).prefix_with("IGNORE")  # MySQL-like stores
+
+
+def sync_queue(ws: Workspace, model: str) -> int:
+    """Queue `model`'s logged predictions not yet queued: every `review` decision, and the audit share of
+    `auto` ones. Returns how many items were added. Safe to run concurrently (a prediction is queued once)."""
+    settings = ws.settings
+    with ws.store.engine.connect() as connection:
+        mark = _aware(connection.execute(select(SYNC.c.synced_until).where(SYNC.c.model == model)).scalar())
+        since = mark - timedelta(seconds=settings.review_sync_overlap_seconds) if mark is not None else None
+        decided = in_window(select(LOG.c.id, LOG.c.decision, LOG.c.at), model, since=since).where(
+            LOG.c.decision.in_(("review", "auto")))
+        seen = connection.execute(decided).all()
+    if not seen:
+        return 0
+    newest = max(_aware(r.at) for r in seen)  # type: ignore[type-var]
+    wanted = [r.id for r in seen if r.decision == "review"
+              or in_audit_sample(r.id, settings.review_audit_share)]
+    added = 0
+    with ws.store.engine.begin() as connection:
+        for first in range(0, len(wanted), _ID_BATCH):
+            chunk = wanted[first:first + _ID_BATCH]
+            queued = set(connection.execute(select(ITEMS.c.prediction_id).where(
+                ITEMS.c.prediction_id.in_(chunk))).scalars())
+            fresh = [i for i in chunk if i not in queued]
+            if not fresh:
+                continue
+            rows = connection.execute(select(LOG).where(LOG.c.id.in_(fresh))).all()
+            now = datetime.now(UTC)
+            values = [{"prediction_id": r.id, "model": r.model, "version": r.version, "predicted_at": r.at,
+                       "text": r.input_text, "code": r.code, "confidence": r.confidence,
+                       "alternatives": _suggestions(r.alternatives), "audit": r.decision == "auto",
+                       "codings_needed": 2 if coded_twice(r.id, settings.review_double_share) else 1,
+                       "codings_done": 0, "status": "open", "queued_at": now} for r in rows]
+            if values:
+                added += len(connection.execute(
+                    _insert_ignoring_duplicates(ws, ITEMS).returning(ITEMS.c.id), values).all())
+        moved = connection.execute(update(SYNC).where(SYNC.c.model == model, SYNC.c.synced_until < newest)
+                                   .values(synced_until=newest)).rowcount
+        if not moved and mark is None:
+            connection.execute(_insert_ignoring_duplicates(ws, SYNC), [{"model": model, "synced_until": newest}])
+    return added
+
+
+def _order(setting: str) -> list[Any]:
+    if setting not in ORDERS:
+        raise InvalidInput(f"unknown review order '{setting}'; orders: {', '.join(ORDERS)}")
+    first = ITEMS.c.confidence if setting == "least_confident" else ITEMS.c.predicted_at
+    return [ITEMS.c.audit.desc(), first, ITEMS.c.id]
+
+
+def _not_answered_by(actor: str) -> Any:
+    """Items this coder has not answered yet (a second coding is by someone else; a skip is not shown again)."""
+    return ~exists().where(DECISIONS.c.item_id == ITEMS.c.id, DECISIONS.c.coder == actor)
+
+
+def _free(now: datetime, actor: str) -> Any:
+    return or_(ITEMS.c.locked_by.is_(None), ITEMS.c.locked_until < now, ITEMS.c.locked_by == actor)
+
+
+def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None) -> QueueItem | None:
+    """The next item for `actor` (the one they hold already, else audit items first, then the configured
+    order), locked to them for `review_lock_seconds`; None when nothing is left for them."""
+    require(ws, actor, "review.code")
+    sync_queue(ws, model)
+    ordering = _order(order or ws.settings.review_order)
+    lock = timedelta(seconds=ws.settings.review_lock_seconds)
+    while True:
+        now = datetime.now(UTC)
+        open_for_actor = and_(ITEMS.c.model == model, ITEMS.c.status == "open", _not_answered_by(actor.name))
+        with ws.store.engine.connect() as connection:
+            held = connection.execute(select(ITEMS.c.id).where(
+                open_for_actor, ITEMS.c.locked_by == actor.name, ITEMS.c.locked_until >= now)
+                .order_by(ITEMS.c.id).limit(1)).scalars().all()
+            candidates = held or connection.execute(select(ITEMS.c.id).where(
+                open_for_actor, _free(now, actor.name)).order_by(*ordering).limit(_CANDIDATES)).scalars().all()
+        if not candidates:
+            return None
+        for item_id in candidates:
+            with ws.store.engine.begin() as connection:
+                taken = connection.execute(update(ITEMS).where(
+                    ITEMS.c.id == item_id, ITEMS.c.status == "open", _free(now, actor.name))
+                    .values(locked_by=actor.name, locked_until=now + lock)).rowcount
+                if taken == 1:
+                    return item_from_row(connection.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one())
+        # every candidate was taken by someone else meanwhile: look again
+
+
+def release_item(ws: Workspace, actor: Actor, item_id: int) -> bool:
+    """Give an item back without answering it (the coder stops); True when they held it."""
+    require(ws, actor, "review.code")
+    with ws.store.engine.begin() as connection:
+        return bool(connection.execute(update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.locked_by == actor.name)
+                                       .values(locked_by=None, locked_until=None)).rowcount)
+
+
+def queue_counts(ws: Workspace, model: str) -> dict[str, int]:
+    """Items of `model` by status: open, done (after syncing the log)."""
+    sync_queue(ws, model)
+    with ws.store.engine.connect() as connection:
+        rows = connection.execute(select(ITEMS.c.status, func.count()).where(ITEMS.c.model == model)
+                                  .group_by(ITEMS.c.status)).all()
+    counts = {"open": 0, "done": 0}
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts
