@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     review_sync_overlap_seconds: float = Field(
         default=300.0, ge=0, description="the review queue re-reads this much of the log before its high-water "
         "mark, for predictions committed late")
+    review_sync_seconds: float = Field(default=2.0, ge=0,
+                                       description="handing out items reads new predictions from the log at most "
+                                       "this often per process (0: on every call)")
 
     @classmethod
     def settings_customise_sources(

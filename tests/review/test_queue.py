@@ -61,6 +61,7 @@ def logged(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> Iterator[Logged
     _clear(trained)
     monkeypatch.setattr(trained.ws.settings, "review_audit_share", 0.5)
     monkeypatch.setattr(trained.ws.settings, "review_double_share", 0.0)
+    monkeypatch.setattr(trained.ws.settings, "review_sync_seconds", 0.0)
     split = bundled_test_split().head(RECORDS)
     request_id = str(uuid.uuid4())
     ids = log_texts(trained.ws, trained.model, split["text"].tolist(), request_id)
@@ -223,6 +224,8 @@ def test_double_coding_agreement_stats_and_an_export_that_trains(
     code, out, err = run_cli(capsys, monkeypatch, "review", "stats", model, "--json", "--home", str(ws.home))
     assert code == 0, err
     assert json.loads(out)["done"] == coded
+    code, out, err = run_cli(capsys, monkeypatch, "review", "stats", model, "--home", str(ws.home))
+    assert code == 0 and f"{coded} item(s) done, 0 left" in out and "kappa" in out, out + err
     code, out, err = run_cli(capsys, monkeypatch, "review", "export", model, "--as", name,
                              "--home", str(ws.home))
     assert code == 0 and "unchanged" in out, out + err

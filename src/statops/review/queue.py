@@ -7,6 +7,8 @@ coders racing for the same item never both get it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +33,8 @@ SUGGESTIONS = 5
 ORDERS = ("oldest", "least_confident")
 _ID_BATCH = 500
 _CANDIDATES = 8  # items tried per round when handing one out (others may take the first ones)
+_LAST_SYNC: dict[tuple[str, str], float] = {}  # (store, model) -> when this process last synced it
+_SYNC_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,17 @@ def sync_queue(ws: Workspace, model: str) -> int:
     return added
 
 
+def refresh_queue(ws: Workspace, model: str) -> None:
+    """`sync_queue`, unless this process ran it for `model` less than `review_sync_seconds` ago: handing
+    out items stays cheap however many coders ask at once."""
+    key, now = (ws.database_url, model), time.monotonic()
+    with _SYNC_LOCK:
+        if now - _LAST_SYNC.get(key, float("-inf")) < ws.settings.review_sync_seconds:
+            return
+        _LAST_SYNC[key] = now
+    sync_queue(ws, model)
+
+
 def _order(setting: str) -> list[Any]:
     if setting not in ORDERS:
         raise InvalidInput(f"unknown review order '{setting}'; orders: {', '.join(ORDERS)}")
@@ -143,7 +158,7 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
     """The next item for `actor` (the one they hold already, else audit items first, then the configured
     order), locked to them for `review_lock_seconds`; None when nothing is left for them."""
     require(ws, actor, "review.code")
-    sync_queue(ws, model)
+    refresh_queue(ws, model)
     ordering = _order(order or ws.settings.review_order)
     lock = timedelta(seconds=ws.settings.review_lock_seconds)
     while True:
