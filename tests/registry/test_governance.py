@@ -329,3 +329,16 @@ def test_the_cli_acts_as_the_token_user_and_says_what_went_wrong_in_one_line(
     assert code == 2 and "reports no metric 'acuracy'" in err and _audit_rows(ws) == rows
     code, _, err = as_user("cody", "train", "x", "--data", "soc-small")
     assert code == 2 and "cody (coder) may not models train" in err
+
+
+def test_a_server_start_mirrors_every_model_and_skips_one_deleted_from_mlflow(governed: Governed) -> None:
+    from statops.registry.states import mirror_all_states
+
+    ws = governed.ws
+    kept, gone = governed.fresh("1"), governed.fresh("1")
+    version_states(ws, kept), version_states(ws, gone)  # adopted: state rows exist for both
+    ws.mlflow.delete_registered_model(gone)
+    ws.mlflow.delete_model_version_tag(kept, "1", "statops.state")
+    done = mirror_all_states(ws)
+    assert kept in done and gone not in done
+    assert ws.mlflow.get_model_version(kept, "1").tags["statops.state"] == "candidate"

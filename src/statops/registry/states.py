@@ -13,6 +13,7 @@ governance action and `statops serve` start runs it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,10 +21,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from statops.errors import NotFound
 from statops.registry.lifecycle import STATE_REASON_TAG, STATE_TAG
 from statops.registry.versions import PRODUCTION_ALIAS, registered_model
 from statops.store.schema import ModelVersionState, ProductionPeriod
 from statops.workspace import Workspace
+
+log = logging.getLogger("statops.registry.states")
 
 STATES = ("candidate", "pending", "approved", "production", "retired", "rejected")
 PREVIOUS_ALIAS = "previous"
@@ -126,9 +130,15 @@ def mirror_all_states(ws: Workspace) -> list[str]:
     so a change interrupted between the store and MLflow is finished); returns the models."""
     with ws.store.session() as session:
         models = list(session.scalars(select(ModelVersionState.model).distinct().order_by(ModelVersionState.model)))
+    done = []
     for model in models:
-        mirror_states(ws, model)
-    return models
+        try:
+            mirror_states(ws, model)
+        except NotFound as exc:  # deleted from MLflow by hand: its states stay as the record of it
+            log.warning("lifecycle states of %s not mirrored: %s", model, exc)
+        else:
+            done.append(model)
+    return done
 
 
 def _production_holder(states: dict[str, VersionState], last_live: str | None) -> str | None:

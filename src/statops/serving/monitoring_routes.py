@@ -123,7 +123,7 @@ def read_monitoring(
     now = datetime.now(UTC)
     result = monitor(ws, name, version, window, since=lookback(window, now), update_alerts_store=False, now=now)
     state = schedule_state(ws.store)
-    schedule = None if state is None else {
+    schedule = None if state is None or state.started_at is None else {  # None: no scheduled run yet
         "started_at": state.started_at, "finished_at": state.finished_at, "outcome": state.outcome,
         "running": state.holder is not None}
     latest = result.latest
