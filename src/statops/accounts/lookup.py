@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select, update
 
 from statops.accounts.roles import Actor
-from statops.accounts.tokens import LAST_USED_RESOLUTION, aware, token_hash
+from statops.accounts.tokens import LAST_USED_RESOLUTION, token_hash
 from statops.errors import Unauthenticated
-from statops.store.schema import ApiToken, User
+from statops.store.schema import ApiToken, User, aware
 from statops.workspace import Workspace
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from statops.accounts.roles import Actor, require
 from statops.accounts.users import find_user
 from statops.errors import Conflict, InvalidInput, NotFound
-from statops.store.schema import ApiToken, User
+from statops.store.schema import ApiToken, User, aware
 from statops.workspace import Workspace
 
 TOKEN_PREFIX = "statops_"
@@ -42,13 +42,6 @@ class TokenInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "state": self.state}
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time statops writes is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _info(token: ApiToken) -> TokenInfo:

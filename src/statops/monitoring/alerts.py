@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from statops.monitoring.signals import Signal
 from statops.monitoring.statistics import ALERT, OK
-from statops.store.schema import MonitoringAlert
+from statops.store.schema import MonitoringAlert, aware
 from statops.workspace import Workspace
 
 OPEN, RESOLVED = "open", "resolved"
@@ -49,12 +49,9 @@ class AlertChanges:
 
 
 def _record(row: MonitoringAlert) -> AlertRecord:
-    def utc(moment: datetime | None) -> datetime | None:  # SQLite gives times back without their zone
-        return None if moment is None else moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
     return AlertRecord(row.id, row.model, row.version, row.signal, row.state, row.value, row.threshold,
-                       row.message, row.window, utc(row.opened_at), utc(row.last_seen_at),  # type: ignore[arg-type]
-                       utc(row.resolved_at))
+                       row.message, row.window, aware(row.opened_at), aware(row.last_seen_at),  # type: ignore[arg-type]
+                       aware(row.resolved_at))
 
 
 def _message(signal: Signal, window: str) -> str:

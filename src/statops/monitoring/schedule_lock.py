@@ -19,7 +19,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from statops.store import Store
-from statops.store.schema import MonitoringSchedule
+from statops.store.schema import MonitoringSchedule, aware
 
 TABLE: Any = MonitoringSchedule.__table__
 RUN = "monitor"  # the row of the scheduled monitoring run
@@ -39,10 +39,6 @@ class ScheduleState:
     finished_at: datetime | None
     outcome: str | None
     snapshot: dict[str, Any] | None
-
-
-def _utc(moment: datetime | None) -> datetime | None:  # SQLite gives times back without their zone
-    return None if moment is None else moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _ensure_row(store: Store) -> None:
@@ -65,7 +61,7 @@ def claim(store: Store, holder: str, interval: float, now: datetime | None = Non
     if row is None:
         _ensure_row(store)
     else:
-        lease_until, started_at = _utc(row.lease_until), _utc(row.started_at)
+        lease_until, started_at = aware(row.lease_until), aware(row.started_at)
         free = row.holder is None or (lease_until is not None and lease_until < now)
         due = first if started_at is None else started_at <= now - timedelta(seconds=interval)
         if not (free and due):
@@ -106,5 +102,5 @@ def schedule_state(store: Store) -> ScheduleState | None:
         row = connection.execute(select(TABLE).where(TABLE.c.name == RUN)).first()
     if row is None:
         return None
-    return ScheduleState(row.holder, _utc(row.lease_until), _utc(row.started_at), _utc(row.finished_at),
+    return ScheduleState(row.holder, aware(row.lease_until), aware(row.started_at), aware(row.finished_at),
                          row.outcome, json.loads(row.snapshot) if row.snapshot else None)

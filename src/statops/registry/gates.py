@@ -23,7 +23,7 @@ from typing import Any
 
 from statops.accounts import Actor, require
 from statops.errors import InvalidInput, NotFound
-from statops.registry.versions import _evaluation_runs, registered_model
+from statops.registry.versions import evaluation_runs, registered_model
 from statops.store.schema import ModelGates
 from statops.workspace import Workspace
 
@@ -180,7 +180,7 @@ def set_gates(ws: Workspace, actor: Actor, model: str, gates: Mapping[str, float
 
 def latest_evaluation(ws: Workspace, model: str, version: str, dataset: str | None = None) -> EvaluationUsed | None:
     """The newest evaluation run of the version (on `dataset` when given), if any."""
-    runs = _evaluation_runs(ws, model).get(version, [])
+    runs = evaluation_runs(ws, model).get(version, [])
     for run in reversed(runs):
         if dataset is None or run.data.params.get("dataset") == dataset:
             return EvaluationUsed("evaluation", run.info.run_id, run.data.params.get("dataset", ""),

@@ -9,11 +9,11 @@ audit row together, and only then mirrors the result into MLflow (statops.regist
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
@@ -30,10 +30,12 @@ from statops.registry.gates import (
     latest_evaluation,
     parse_gate_key,
 )
-from statops.registry.states import VersionState, _record, adopt_versions, mirror_states
+from statops.registry.states import VersionState, _record, adopt_versions, mirror_states, version_states
 from statops.store.audit import lock_chain
-from statops.store.schema import ApprovalRequest, ModelVersionState, ProductionPeriod
+from statops.store.schema import ApprovalRequest, ModelVersionState, ProductionPeriod, aware
 from statops.workspace import Workspace
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,10 @@ class ProductionSpan:
                 "ended": self.ended.isoformat() if self.ended else None, "ended_by": self.ended_by}
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _approval(row: ApprovalRequest) -> ApprovalInfo:
-    return ApprovalInfo(row.id, row.model, row.version, row.requested_by, _aware(row.requested_at) or row.requested_at,
+    return ApprovalInfo(row.id, row.model, row.version, row.requested_by, aware(row.requested_at),
                         row.reason, dict(row.evaluation), list(row.gate_results), row.gates_passed, row.decision,
-                        row.decided_by, _aware(row.decided_at), row.decision_reason, row.override)
+                        row.decided_by, aware(row.decided_at), row.decision_reason, row.override)
 
 
 def _reason(reason: str | None, action: str) -> str:
@@ -108,7 +106,8 @@ def _change(ws: Workspace, model: str) -> Iterator[tuple[Session, dict[str, Mode
     refresh_cards(ws, model, changed)
 
 
-def _row(rows: dict[str, ModelVersionState], model: str, version: str) -> ModelVersionState:
+def _row(rows: Mapping[str, T], model: str, version: str) -> T:
+    """The entry of `version` among a model's versions (rows or states), or NotFound naming them."""
     if version not in rows:
         known = ", ".join(sorted(rows, key=int)) or "none"
         raise NotFound(f"model {model} has no version {version}; versions: {known}")
@@ -171,8 +170,9 @@ def request_approval(ws: Workspace, actor: Actor, model: str, version: str, reas
     """candidate -> pending, with the gate results computed now and stored with their evaluation."""
     require(ws, actor, "models.request_approval")
     reason = _reason(reason, "requesting approval")
-    states = _current(ws, model)
-    state = _known(states, model, version)
+    mirror_states(ws, model)
+    states = version_states(ws, model)
+    state = _row(states, model, version)
     if state.state != "candidate":
         raise Conflict(f"model {model} version {version} is {state.state}; only a candidate can be put up for "
                        "approval")
@@ -190,19 +190,6 @@ def request_approval(ws: Workspace, actor: Actor, model: str, version: str, reas
                    request=request.id, gates_passed=passed, evaluation=evaluation.as_dict(),
                    gates=[r.as_dict() for r in results])
         return _approval(request)
-
-
-def _current(ws: Workspace, model: str) -> dict[str, VersionState]:
-    mirror_states(ws, model)
-    with ws.store.session() as session:
-        return {v: _record(r) for v, r in adopt_versions(ws, session, model).items()}
-
-
-def _known(states: dict[str, VersionState], model: str, version: str) -> VersionState:
-    if version not in states:
-        known = ", ".join(sorted(states, key=int)) or "none"
-        raise NotFound(f"model {model} has no version {version}; versions: {known}")
-    return states[version]
 
 
 def open_request(session: Session, model: str, version: str) -> ApprovalRequest | None:
@@ -337,13 +324,13 @@ def production_history(ws: Workspace, model: str) -> list[ProductionSpan]:
     with ws.store.session() as session:
         rows = session.scalars(select(ProductionPeriod).where(ProductionPeriod.model == model)
                                .order_by(ProductionPeriod.started_at, ProductionPeriod.id))
-        return [ProductionSpan(r.version, _aware(r.started_at) or r.started_at, r.started_by, _aware(r.ended_at),
+        return [ProductionSpan(r.version, aware(r.started_at), r.started_by, aware(r.ended_at),
                                r.ended_by) for r in rows]
 
 
 def live_at(ws: Workspace, model: str, moment: datetime) -> ProductionSpan | None:
     """The production period of `model` that covers `moment` (UTC), if any."""
-    moment = _aware(moment) or moment
+    moment = aware(moment)
     for span in production_history(ws, model):
         if span.started <= moment and (span.ended is None or moment < span.ended):
             return span

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from statops.errors import NotFound
 from statops.registry.lifecycle import STATE_REASON_TAG, STATE_TAG
 from statops.registry.versions import PRODUCTION_ALIAS, registered_model
-from statops.store.schema import ModelVersionState, ProductionPeriod
+from statops.store.schema import ModelVersionState, ProductionPeriod, aware
 from statops.workspace import Workspace
 
 log = logging.getLogger("statops.registry.states")
@@ -55,13 +55,9 @@ class VersionState:
                 "changed_by": self.changed_by, "previous": self.previous}
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _record(row: ModelVersionState) -> VersionState:
     return VersionState(row.model, row.version, row.task, row.state, row.trained_by, row.reason,
-                        _aware(row.changed_at), row.changed_by, row.is_previous)
+                        aware(row.changed_at), row.changed_by, row.is_previous)
 
 
 def record_registration(session: Session, model: str, version: str, task: str, trained_by: str) -> None:

@@ -219,7 +219,7 @@ def _evaluation_record(run: Any, kind: str) -> EvaluationRecord:
     )
 
 
-def _evaluation_runs(ws: Workspace, name: str) -> dict[str, list[Any]]:
+def evaluation_runs(ws: Workspace, name: str) -> dict[str, list[Any]]:
     """The evaluation runs of model `name`, oldest first, by version."""
     experiment = ws.mlflow.get_experiment_by_name(name)
     if experiment is None:
@@ -245,7 +245,7 @@ def model_versions(ws: Workspace, name: str) -> list[ModelVersionInfo]:
     aliases_of: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():
         aliases_of.setdefault(str(version), []).append(alias)
-    evaluations = _evaluation_runs(ws, name)
+    evaluations = evaluation_runs(ws, name)
     out = []
     for mv in sorted(ws.mlflow.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
         version, tags = str(mv.version), dict(mv.tags)

@@ -23,7 +23,7 @@ from statops.errors import InvalidInput
 from statops.review.sampling import coded_twice, in_audit_sample
 from statops.scoring.prediction_log import TABLE as LOG
 from statops.scoring.prediction_log import in_window
-from statops.store.schema import ReviewDecision, ReviewItem, ReviewSync
+from statops.store.schema import ReviewDecision, ReviewItem, ReviewSync, aware
 from statops.workspace import Workspace
 
 ITEMS: Any = ReviewItem.__table__
@@ -60,10 +60,6 @@ class QueueItem:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _suggestions(alternatives: Any) -> list[dict[str, Any]]:
     if isinstance(alternatives, str | bytes):
         alternatives = orjson.loads(alternatives)
@@ -72,9 +68,9 @@ def _suggestions(alternatives: Any) -> list[dict[str, Any]]:
 
 
 def item_from_row(row: Any) -> QueueItem:
-    return QueueItem(row.id, row.prediction_id, row.model, row.version, _aware(row.predicted_at),  # type: ignore[arg-type]
+    return QueueItem(row.id, row.prediction_id, row.model, row.version, aware(row.predicted_at),  # type: ignore[arg-type]
                      row.text, row.code, float(row.confidence), _suggestions(row.alternatives), bool(row.audit),
-                     int(row.codings_needed), int(row.codings_done), row.locked_by, _aware(row.locked_until))
+                     int(row.codings_needed), int(row.codings_done), row.locked_by, aware(row.locked_until))
 
 
 def _insert_ignoring_duplicates(ws: Workspace, table: Any) -> Any:
@@ -91,14 +87,14 @@ def sync_queue(ws: Workspace, model: str) -> int:
     `auto` ones. Returns how many items were added. Safe to run concurrently (a prediction is queued once)."""
     settings = ws.settings
     with ws.store.engine.connect() as connection:
-        mark = _aware(connection.execute(select(SYNC.c.synced_until).where(SYNC.c.model == model)).scalar())
+        mark = aware(connection.execute(select(SYNC.c.synced_until).where(SYNC.c.model == model)).scalar())
         since = mark - timedelta(seconds=settings.review_sync_overlap_seconds) if mark is not None else None
         decided = in_window(select(LOG.c.id, LOG.c.decision, LOG.c.at), model, since=since).where(
             LOG.c.decision.in_(("review", "auto")))
         seen = connection.execute(decided).all()
     if not seen:
         return 0
-    newest = max(_aware(r.at) for r in seen)  # type: ignore[type-var]
+    newest = max(aware(r.at) for r in seen)  # type: ignore[type-var]
     wanted = [r.id for r in seen if r.decision == "review"
               or in_audit_sample(r.id, settings.review_audit_share)]
     added = 0
