@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from statops.accounts import Actor
 from statops.errors import Forbidden, InvalidInput
@@ -22,7 +23,9 @@ from statops.monitoring.reference_store import load_reference, save_reference
 from statops.monitoring.webhook import deliver, longest_wait, post_in_background
 from statops.registry import resolve_model
 from statops.scoring.prediction_log import delete_request, read_predictions
-from statops.store.schema import AuditEvent, Feedback
+from statops.monitoring.alerts import update_alerts
+from statops.monitoring.signals import Signal
+from statops.store.schema import AuditEvent, Feedback, MonitoringAlert
 from tests.cli_runner import run_cli
 from tests.conftest import Trained
 from tests.monitoring.streams import log_texts, now, stream
@@ -167,6 +170,34 @@ def test_alerts_go_to_the_webhook(trained: Trained, receiver: tuple[str, type[_R
         log_texts(trained.ws, trained.model, stream("none", 600), request_id)
         monitor(trained.ws, trained.model, window="600", since=calm)  # resolves them again
         delete_request(trained.ws.store, request_id)
+
+
+def test_two_runs_at_once_open_an_alert_once(trained: Trained) -> None:
+    """A server's scheduled run and a cron `statops monitor` at the same moment: one open alert per signal."""
+    ws, version = trained.ws, trained.version
+    signals = [Signal("race_signal", 0.9, "alert", "over 0.5", warn=0.3, alert=0.5)]
+    barrier, got = threading.Barrier(4), []
+
+    def run() -> None:
+        barrier.wait()
+        got.append(update_alerts(ws, trained.model, version, "race window", signals))
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(got) == 4 and sum(len(c.opened) for c in got) == 1
+        with ws.store.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(MonitoringAlert.__table__).where(
+                MonitoringAlert.signal == "race_signal", MonitoringAlert.state == "open")).scalar() == 1
+        with pytest.raises(IntegrityError), ws.store.session() as session:  # the store itself refuses a second
+            session.add(MonitoringAlert(model=trained.model, version=version, signal="race_signal", state="open",
+                                        message="copy", window="race window"))
+    finally:
+        with ws.store.engine.begin() as connection:
+            connection.execute(MonitoringAlert.__table__.delete().where(MonitoringAlert.signal == "race_signal"))
 
 
 def test_a_reference_built_later_from_a_dataset(trained: Trained, capsys: pytest.CaptureFixture[str],

@@ -233,3 +233,53 @@ def test_double_coding_agreement_stats_and_an_export_that_trains(
 
     outcome = train_and_register(ws, f"from-{name}", exported.dataset.ref)
     assert outcome.registered.version == "1"
+
+
+def _answer(ws, actor: Actor, item_id: int, code: str, barrier: threading.Barrier, got: list) -> None:  # noqa: ANN001
+    barrier.wait()
+    try:
+        got.append(decide_item(ws, actor, item_id, code, 2.0))
+    except Conflict as error:
+        got.append(error)
+
+
+def test_the_same_answer_sent_twice_at_once_counts_once(logged: Logged) -> None:
+    ws, model = logged.trained.ws, logged.trained.model
+    for _ in range(4):
+        item = next_item(ws, ANA, model)
+        assert item is not None
+        barrier, got = threading.Barrier(2), []
+        threads = [threading.Thread(target=_answer, args=(ws, ANA, item.id, logged.truth[item.prediction_id],
+                                                          barrier, got)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sum(isinstance(g, Conflict) for g in got) == 1, got
+        with ws.store.engine.connect() as connection:
+            assert connection.execute(select(func.count()).where(DECISIONS.c.item_id == item.id)).scalar() == 1
+            assert connection.execute(select(ITEMS.c.codings_done).where(ITEMS.c.id == item.id)).scalar() == 1
+            assert connection.execute(select(func.count()).select_from(Feedback.__table__).where(
+                Feedback.prediction_id == item.prediction_id)).scalar() == 1
+
+
+def test_items_of_predictions_taken_back_leave_the_queue(logged: Logged) -> None:
+    ws, model = logged.trained.ws, logged.trained.model
+    split = bundled_test_split().tail(40)
+    request_id = str(uuid.uuid4())
+    ids = log_texts(ws, model, split["text"].tolist(), request_id)
+    sync_queue(ws, model)
+    with ws.store.engine.connect() as connection:
+        queued = set(connection.execute(select(ITEMS.c.prediction_id).where(ITEMS.c.prediction_id.in_(ids))).scalars())
+    assert queued
+    coded_id = sorted(queued)[0]
+    with ws.store.engine.connect() as connection:
+        coded_item = connection.execute(select(ITEMS.c.id).where(ITEMS.c.prediction_id == coded_id)).scalar_one()
+    with ws.store.engine.begin() as connection:  # someone coded one of them before the job failed
+        connection.execute(update(ITEMS).where(ITEMS.c.id == coded_item).values(locked_by=None))
+    decide_item(ws, ANA, coded_item, "uncodable", 1.0)
+    delete_request(ws.store, request_id)  # the batch job failed: its rows leave the log
+    sync_queue(ws, model)
+    with ws.store.engine.connect() as connection:
+        left = set(connection.execute(select(ITEMS.c.prediction_id).where(ITEMS.c.prediction_id.in_(ids))).scalars())
+    assert left == {coded_id}  # an answered item is kept with its decision; open ones are gone

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from statops.monitoring.signals import Signal
 from statops.monitoring.statistics import ALERT, OK
@@ -61,7 +62,16 @@ def _message(signal: Signal, window: str) -> str:
 
 
 def update_alerts(ws: Workspace, model: str, version: str, window: str, signals: list[Signal]) -> AlertChanges:
-    """Open, refresh and resolve `model`/`version`'s alerts from the signals of its latest window."""
+    """Open, refresh and resolve `model`/`version`'s alerts from the signals of its latest window. Two runs
+    at once (a server's schedule and `statops monitor` from cron) open an alert once: the store keeps one
+    open alert per signal, and the run that lost the race reads the other's and tries again."""
+    try:
+        return _update_alerts(ws, model, version, window, signals)
+    except IntegrityError:
+        return _update_alerts(ws, model, version, window, signals)
+
+
+def _update_alerts(ws: Workspace, model: str, version: str, window: str, signals: list[Signal]) -> AlertChanges:
     now = datetime.now(UTC)
     changes = AlertChanges()
     with ws.store.session() as session:

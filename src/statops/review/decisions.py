@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from statops.accounts import Actor, require
 from statops.classifications.hierarchy import Hierarchy
@@ -81,7 +82,7 @@ def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
     now = datetime.now(UTC)
     with ws.store.session() as session:
         answered = session.execute(select(DECISIONS.c.id).where(
-            DECISIONS.c.item_id == item_id, DECISIONS.c.coder == actor.name, DECISIONS.c.outcome != SKIP)).first()
+            DECISIONS.c.item_id == item_id, DECISIONS.c.coder == actor.name)).first()
         if answered is not None:
             raise Conflict(f"review item {item_id}: {actor.name} has answered it already")
         counts = 0 if outcome == SKIP else 1
@@ -97,8 +98,12 @@ def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
         done = fresh.codings_done >= fresh.codings_needed
         if done:
             session.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(status="done"))
-        session.execute(insert(DECISIONS).values(item_id=item_id, model=item.model, coder=actor.name,
-                                                 outcome=outcome, code=code, seconds=seconds_taken, decided_at=now))
+        try:  # the same answer sent twice at once: the store keeps one per item and coder
+            session.execute(insert(DECISIONS).values(item_id=item_id, model=item.model, coder=actor.name,
+                                                     outcome=outcome, code=code, seconds=seconds_taken,
+                                                     decided_at=now))
+        except IntegrityError:
+            raise Conflict(f"review item {item_id}: {actor.name} has answered it already") from None
         if code is not None:
             session.execute(insert(FEEDBACK).values(
                 model=item.model, prediction_id=item.prediction_id, input_sha256=None, true_code=code,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -92,6 +92,7 @@ def sync_queue(ws: Workspace, model: str) -> int:
         decided = in_window(select(LOG.c.id, LOG.c.decision, LOG.c.at), model, since=since).where(
             LOG.c.decision.in_(("review", "auto")))
         seen = connection.execute(decided).all()
+    _drop_withdrawn(ws, model)
     if not seen:
         return 0
     newest = max(aware(r.at) for r in seen)  # type: ignore[type-var]
@@ -121,6 +122,16 @@ def sync_queue(ws: Workspace, model: str) -> int:
         if not moved and mark is None:
             connection.execute(_insert_ignoring_duplicates(ws, SYNC), [{"model": model, "synced_until": newest}])
     return added
+
+
+def _drop_withdrawn(ws: Workspace, model: str) -> None:
+    """Remove open, uncoded items whose prediction has left the log (a batch job that failed takes its
+    rows back), so that nobody codes a record that was never acknowledged."""
+    with ws.store.engine.begin() as connection:
+        connection.execute(delete(ITEMS).where(
+            ITEMS.c.model == model, ITEMS.c.status == "open", ITEMS.c.codings_done == 0,
+            ~exists().where(DECISIONS.c.item_id == ITEMS.c.id),
+            ~exists().where(LOG.c.id == ITEMS.c.prediction_id)))
 
 
 def refresh_queue(ws: Workspace, model: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -256,7 +257,12 @@ class MonitoringAlert(Base):
     """An alert raised by a monitoring signal; open until the signal is ok again (statops.monitoring.alerts)."""
 
     __tablename__ = "monitoring_alerts"
-    __table_args__ = (Index("ix_monitoring_alerts_model_state", "model", "state"),)
+    __table_args__ = (
+        Index("ix_monitoring_alerts_model_state", "model", "state"),
+        # two monitoring runs at once (a server's schedule and a cron job) never open the same alert twice
+        Index("ux_monitoring_alerts_open", "model", "version", "signal", unique=True,
+              sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model: Mapped[str] = mapped_column(String(200))
@@ -318,7 +324,10 @@ class ReviewDecision(Base):
     """One coder's answer to a review item: a code, `uncodable` or `skip`, and how long it took."""
 
     __tablename__ = "review_decisions"
-    __table_args__ = (Index("ix_review_decisions_model_at", "model", "decided_at"),)
+    __table_args__ = (
+        Index("ix_review_decisions_model_at", "model", "decided_at"),
+        UniqueConstraint("item_id", "coder", name="uq_review_decisions_item_coder"),  # a double submit counts once
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"), index=True)
