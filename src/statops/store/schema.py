@@ -149,6 +149,20 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class WebSession(Base):
+    """A sign-in to the web pages: only the sha256 of the session cookie is kept, with the session's CSRF
+    token; it ends at `expires_at`, or when idle too long (statops.accounts.sessions)."""
+
+    __tablename__ = "web_sessions"
+
+    session_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PredictionLogEntry(Base):
     """One prediction, online or batch: what was asked, of which model version, and the answer."""
 
