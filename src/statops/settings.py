@@ -126,6 +126,33 @@ class Settings(BaseSettings):
     review_sync_seconds: float = Field(default=2.0, ge=0,
                                        description="handing out items reads new predictions from the log at most "
                                        "this often per process (0: on every call)")
+    # -- web pages (the coding page; docs/review.md) --------------------------------------------
+    web_session_hours: float = Field(default=8.0, gt=0, le=24 * 30,
+                                     description="a web sign-in ends this long after it started")
+    web_idle_minutes: float = Field(default=30.0, gt=0,
+                                    description="a web sign-in ends after this long without use")
+    web_secure_cookies: bool = Field(default=False, description="send the session cookie only over HTTPS (set "
+                                     "it when statops serve is behind a TLS proxy; HTTPS requests get it anyway)")
+    # -- retraining (statops retrain; docs/retraining.md) ---------------------------------------
+    retrain_schedule_seconds: float = Field(
+        default=0.0, ge=0, description="statops serve retrains models with open alerts on their coded review items "
+        "this often, proposing a challenger only when it pays (0: never, the default)")
+    retrain_minutes_per_record: float = Field(default=1.0, gt=0,
+                                              description="clerical minutes to code one record by hand")
+    retrain_cycle_days: float = Field(default=91.0, gt=0,
+                                      description="length of a production cycle: the prediction log of the last "
+                                      "one gives the volume and the records for the break risk")
+    retrain_break_tolerance: float = Field(default=0.01, gt=0, le=1,
+                                           description="largest allowed move of a published share (of a code at "
+                                           "any level) had the challenger coded the last cycle")
+    retrain_horizon_cycles: float = Field(default=4.0, gt=0,
+                                          description="cycles over which a challenger's clerical savings are "
+                                          "counted against its costs")
+    retrain_overhead_hours: float = Field(default=4.0, ge=0,
+                                          description="hours of checking and approving a new version")
+    retrain_review_items: int = Field(default=5000, gt=0,
+                                      description="newest coded review items the champion and challenger are "
+                                      "also compared on")
 
     @classmethod
     def settings_customise_sources(

@@ -43,6 +43,7 @@ EXPECTED = {
     "workspace.backup": {"admin"},
     "models.gates": {"approver", "admin"},
     "models.train": {"modeller", "admin"},
+    "models.retrain": {"modeller", "admin"},
     "models.request_approval": {"modeller", "admin"},
     "models.decide": {"approver", "admin"},
     "models.promote": {"approver", "admin"},

@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "models.evaluate": frozenset({"modeller", "approver", "admin"}),
     "workspace.backup": frozenset({"admin"}),
     "models.train": frozenset({"modeller", "admin"}),
+    "models.retrain": frozenset({"modeller", "admin"}),  # train a challenger and put it up for approval
     "models.request_approval": frozenset({"modeller", "admin"}),
     "models.decide": frozenset({"approver", "admin"}),  # approve or reject
     "models.promote": frozenset({"approver", "admin"}),  # promote, roll back

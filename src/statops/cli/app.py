@@ -16,6 +16,7 @@ from statops.cli import (
     demo_commands,
     model_commands,
     monitor_commands,
+    retrain_commands,
     review_commands,
     score_commands,
     serve_commands,
@@ -62,6 +63,7 @@ user_commands.register(app)
 audit_commands.register(app)
 monitor_commands.register(app)
 review_commands.register(app)
+retrain_commands.register(app)
 
 
 INTERRUPTED = 130  # the shell's convention for SIGINT

@@ -19,7 +19,7 @@ import pandas as pd
 from statops.monitoring.alerts import OPEN
 from statops.monitoring.log_window import WindowSpec
 from statops.monitoring.monitor import MonitoringResult, monitor
-from statops.monitoring.schedule_lock import claim, holder_name, release, renew, schedule_state
+from statops.monitoring.schedule_lock import RUN, claim, holder_name, release, renew, schedule_state
 from statops.workspace import Workspace
 
 log = logging.getLogger("statops.monitoring.schedule")
@@ -79,11 +79,13 @@ def run_all(ws: Workspace, now: datetime | None = None, keep_going: Callable[[],
 
 class MonitorScheduler:
     """The schedule of one server process: every `interval` seconds (0: never) one process of all those on
-    the store runs `run_all`; this one when it wins the claim. `snapshot()` is the last completed run's,
-    whichever process ran it."""
+    the store runs `run_all` (or `run`, under its own `lock` row: the retraining schedule is one too);
+    this one when it wins the claim. `snapshot()` is the last completed run's, whichever process ran it."""
 
-    def __init__(self, ws: Workspace, interval: float, run: Callable[..., dict[str, Any]] = run_all):
+    def __init__(self, ws: Workspace, interval: float, run: Callable[..., dict[str, Any]] = run_all,
+                 lock: str = RUN, label: str = "monitoring"):
         self.ws = ws
+        self.lock, self.label = lock, label
         self.interval = interval
         self.holder = holder_name()
         self.runs: Counter[str] = Counter({"ok": 0, "failed": 0})  # runs this process did
@@ -103,7 +105,7 @@ class MonitorScheduler:
 
     def start(self) -> MonitorScheduler:
         if self.interval > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="statops-monitor", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name=f"statops-{self.lock}", daemon=True)
             self._thread.start()
         return self
 
@@ -123,9 +125,9 @@ class MonitorScheduler:
         # (tests, a restart) do not each start one; the first ever run comes one interval after start-up.
         first = time.monotonic() - self._born >= self.interval
         try:
-            started = claim(self.ws.store, self.holder, self.interval, first=first)
+            started = claim(self.ws.store, self.holder, self.interval, first=first, run=self.lock)
         except Exception as exc:
-            self._failed("could not reach the store to check the monitoring schedule", exc)
+            self._failed(f"could not reach the store to check the {self.label} schedule", exc)
             return False
         if started is None:
             return False
@@ -133,7 +135,7 @@ class MonitorScheduler:
             snapshot = self._run(self.ws, started, self._keep_going)
         except Exception as exc:
             self.runs["failed"] += 1
-            self._failed("the scheduled monitoring run failed", exc)
+            self._failed(f"the scheduled {self.label} run failed", exc)
             self._release(f"failed: {type(exc).__name__}: {exc}", None)
             return True
         self.runs["ok"] += 1
@@ -142,20 +144,20 @@ class MonitorScheduler:
         if self._release(outcome, snapshot):
             with self._lock:
                 self._snapshot, self._snapshot_read = snapshot, time.monotonic()
-        log.info("scheduled monitoring run: %s in %.1f s", outcome, snapshot["duration_seconds"])
+        log.info("scheduled %s run: %s in %.1f s", self.label, outcome, snapshot["duration_seconds"])
         if self._failing:
             self._failing = False
-            log.info("scheduled monitoring works again")
+            log.info("scheduled %s works again", self.label)
         return True
 
     def _keep_going(self) -> bool:
-        return not self._stop.is_set() and renew(self.ws.store, self.holder)
+        return not self._stop.is_set() and renew(self.ws.store, self.holder, run=self.lock)
 
     def _release(self, outcome: str, snapshot: dict[str, Any] | None) -> bool:
         try:
-            return release(self.ws.store, self.holder, outcome, snapshot)
+            return release(self.ws.store, self.holder, outcome, snapshot, run=self.lock)
         except Exception as exc:  # the lease runs out by itself
-            self._failed("could not record the monitoring run", exc)
+            self._failed(f"could not record the {self.label} run", exc)
             return False
 
     def _failed(self, what: str, exc: Exception) -> None:
@@ -175,9 +177,9 @@ class MonitorScheduler:
                 return self._snapshot
             self._snapshot_read = time.monotonic()
         try:
-            state = schedule_state(self.ws.store)
+            state = schedule_state(self.ws.store, self.lock)
         except Exception as exc:
-            log.debug("could not read the monitoring snapshot: %s", type(exc).__name__)
+            log.debug("could not read the %s snapshot: %s", self.label, type(exc).__name__)
             return self._snapshot
         with self._lock:
             if state is not None and state.snapshot is not None:

@@ -22,7 +22,7 @@ from statops.store import Store
 from statops.store.schema import MonitoringSchedule, aware
 
 TABLE: Any = MonitoringSchedule.__table__
-RUN = "monitor"  # the row of the scheduled monitoring run
+RUN = "monitor"  # the row of the scheduled monitoring run; other scheduled runs (retraining) have their own
 LEASE_SECONDS = 600.0  # a holder that stops renewing (it crashed, or hangs) frees the run after this
 
 
@@ -41,25 +41,25 @@ class ScheduleState:
     snapshot: dict[str, Any] | None
 
 
-def _ensure_row(store: Store) -> None:
+def _ensure_row(store: Store, run: str) -> None:
     try:
         with store.engine.begin() as connection:
-            connection.execute(insert(TABLE).values(name=RUN))
+            connection.execute(insert(TABLE).values(name=run))
     except IntegrityError:
         pass  # another process made it first
 
 
 def claim(store: Store, holder: str, interval: float, now: datetime | None = None,
-          lease: float = LEASE_SECONDS, first: bool = True) -> datetime | None:
+          lease: float = LEASE_SECONDS, first: bool = True, run: str = RUN) -> datetime | None:
     """Take the run for `holder` if no one holds it and it is due (the last run started `interval`
     seconds ago or more; with `first`, also when there never was one); the moment it was taken, or None.
     Concurrent claims: at most one wins."""
     now = now or datetime.now(UTC)
     with store.engine.connect() as connection:  # a read first: most checks find nothing to do, and take no lock
         row = connection.execute(select(TABLE.c.holder, TABLE.c.lease_until, TABLE.c.started_at)
-                                 .where(TABLE.c.name == RUN)).first()
+                                 .where(TABLE.c.name == run)).first()
     if row is None:
-        _ensure_row(store)
+        _ensure_row(store, run)
     else:
         lease_until, started_at = aware(row.lease_until), aware(row.started_at)
         free = row.holder is None or (lease_until is not None and lease_until < now)
@@ -70,36 +70,36 @@ def claim(store: Store, holder: str, interval: float, now: datetime | None = Non
     with store.engine.begin() as connection:
         taken = connection.execute(
             update(TABLE)
-            .where(TABLE.c.name == RUN, or_(TABLE.c.holder.is_(None), TABLE.c.lease_until < now),
+            .where(TABLE.c.name == run, or_(TABLE.c.holder.is_(None), TABLE.c.lease_until < now),
                    or_(TABLE.c.started_at.is_(None), due) if first else due)
             .values(holder=holder, lease_until=now + timedelta(seconds=lease), started_at=now))
         return now if taken.rowcount == 1 else None
 
 
-def renew(store: Store, holder: str, lease: float = LEASE_SECONDS) -> bool:
+def renew(store: Store, holder: str, lease: float = LEASE_SECONDS, run: str = RUN) -> bool:
     """Extend `holder`'s lease; False when it no longer holds the run."""
     with store.engine.begin() as connection:
-        kept = connection.execute(update(TABLE).where(TABLE.c.name == RUN, TABLE.c.holder == holder)
+        kept = connection.execute(update(TABLE).where(TABLE.c.name == run, TABLE.c.holder == holder)
                                   .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease)))
         return kept.rowcount == 1
 
 
-def release(store: Store, holder: str, outcome: str, snapshot: dict[str, Any] | None) -> bool:
+def release(store: Store, holder: str, outcome: str, snapshot: dict[str, Any] | None, run: str = RUN) -> bool:
     """Free the run, recording its outcome and (unless None: a failed run keeps the last one) its snapshot."""
     values: dict[str, Any] = {"holder": None, "lease_until": None, "finished_at": datetime.now(UTC),
                               "outcome": outcome[:2000]}
     if snapshot is not None:
         values["snapshot"] = json.dumps(snapshot, default=str)
     with store.engine.begin() as connection:
-        freed = connection.execute(update(TABLE).where(TABLE.c.name == RUN, TABLE.c.holder == holder)
+        freed = connection.execute(update(TABLE).where(TABLE.c.name == run, TABLE.c.holder == holder)
                                    .values(**values))
         return freed.rowcount == 1
 
 
-def schedule_state(store: Store) -> ScheduleState | None:
+def schedule_state(store: Store, run: str = RUN) -> ScheduleState | None:
     """The run's row: who holds it, its last run and snapshot; None before any server competed for it."""
     with store.engine.connect() as connection:
-        row = connection.execute(select(TABLE).where(TABLE.c.name == RUN)).first()
+        row = connection.execute(select(TABLE).where(TABLE.c.name == run)).first()
     if row is None:
         return None
     return ScheduleState(row.holder, aware(row.lease_until), aware(row.started_at), aware(row.finished_at),

@@ -41,6 +41,7 @@ TASK_CARD = "model_card.json"  # the task's own card sections (statops.tasks.Mod
 DEV_EVALUATION = "evaluation/dev.json"
 IMPORTED_FROM_TAG = "statops.imported_from"
 IMPORTED_LINEAGE = "import/lineage.json"  # an imported version's lineage, as the exporting workspace wrote it
+RETRAINING = "card/retraining.json"  # {"markdown": ...}: how a retrained version compared, and its cost factors
 CONTEXTS = {"training": "training", "calibration": "dev (calibration and threshold)"}
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,13 @@ def _decisions(ws: Workspace, model: str, version: str) -> str:
     return "\n\n".join(parts) or "No approval has been requested yet."
 
 
+def _retraining(ws: Workspace, run_id: str) -> list[tuple[str, str]]:
+    """The section a retraining pipeline recorded with the run (statops.pipelines), if any."""
+    recorded = read_artifact_json(ws, run_id, RETRAINING)
+    markdown = recorded.get("markdown") if isinstance(recorded, dict) else None
+    return [("Retraining: challenger against champion", str(markdown))] if markdown else []
+
+
 def build_card(ws: Workspace, model: str, version: str) -> ModelCard:
     """The card of `model` version `version`, from what MLflow, the catalogue and the store record."""
     ref = resolve_model(ws, f"{model}/{version}")
@@ -290,6 +298,7 @@ def build_card(ws: Workspace, model: str, version: str) -> ModelCard:
         ("Quality on the dev data", _quality(run)),
         ("Threshold and automatic coding", _decision_rule(ref, run)),
         *task_sections.items(),
+        *_retraining(ws, ref.run_id),
         ("Quality gates", _gates(ws, model)),
         ("Approvals and production", _decisions(ws, model, ref.version)),
     ]

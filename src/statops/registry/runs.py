@@ -18,15 +18,17 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
 from statops.data import DatasetInfo
+from statops.errors import Conflict
 from statops.files import write_file_atomically
 from statops.names import check_name
 from statops.provenance import git_commit, package_version
-from statops.registry.card import TRAINING_LABELS, refresh_cards, training_labels
+from statops.registry.card import TRAINING_LABELS, read_artifact_json, refresh_cards, training_labels
 from statops.registry.lifecycle import STATE_TAG
 from statops.registry.pyfunc import TASK_CONFIG, TEXT_COLUMN
 from statops.registry.quiet import mlflow_info_off, mlflow_prints_off
 from statops.registry.states import TRAINED_BY_TAG, record_registration
 from statops.registry.versions import ModelVersionRef
+from statops.store.schema import ModelVersionState
 from statops.tasks import FitResult, Task, TaskEvaluation, TaskModel
 from statops.workspace import Workspace
 
@@ -136,7 +138,24 @@ def log_model_files(task: Task, model: TaskModel, folder: Path) -> Any:
         )
 
 
-def log_training(
+@dataclass(frozen=True)
+class LoggedTraining:
+    """A training run with its model logged but not registered yet: what registering it needs."""
+
+    model: str
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    version_tags: dict[str, str]
+    dev_evaluation: EvaluationFiles | None = None
+
+
+MODEL_URI_TAG = "statops.model_uri"  # the logged model of a training run, for registering it later
+VERSION_TAGS = "version_tags.json"  # the tags its registered version gets (besides who trained it and its state)
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: shows a run nested under another
+
+
+def log_training_run(
     ws: Workspace,
     model_name: str,
     task: Task,
@@ -144,8 +163,10 @@ def log_training(
     train: tuple[DatasetInfo, pd.DataFrame],
     dev: tuple[DatasetInfo, pd.DataFrame] | None,
     classification: str | None,
-) -> RegisteredVersion:
-    """One MLflow run for a training: params, inputs, dev metrics and files, the model; registers it."""
+    parent_run_id: str | None = None,
+) -> LoggedTraining:
+    """One MLflow run for a training: params, inputs, dev metrics and files, the model (not registered;
+    `register_training` does that). With `parent_run_id` the run is nested under that run."""
     check_name(model_name, "model")
     model = result.model
     described = task.describe(model)
@@ -153,7 +174,7 @@ def log_training(
     experiment_id = ws.experiment_id(model_name)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {model_name}") as run:
         mlflow.set_tags({"statops.kind": "training", "statops.model": model_name, "task": task.name,
-                         **provenance_tags()})
+                         **provenance_tags(), **({PARENT_RUN_TAG: parent_run_id} if parent_run_id else {})})
         mlflow.log_params({
             "task": task.name, **described.params,
             "train_dataset": train_info.ref, "train_records": result.train_records,
@@ -180,16 +201,57 @@ def log_training(
             "task": task.name, "classification": classification or "code prefixes",
             "cycle": train_info.cycle or "", "gsbpm": train_info.gsbpm or "", **described.tags,
             "dataset": train_info.ref, "dataset_sha256": train_info.sha256,
-            TRAINED_BY_TAG: ws.actor, STATE_TAG: "candidate",
         }
+        mlflow.log_dict(tags, VERSION_TAGS)
+        mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+    return LoggedTraining(model_name, run.info.run_id, experiment_id, info.model_uri, tags, dev_files)
+
+
+def logged_training(ws: Workspace, model_name: str, run_id: str) -> LoggedTraining:
+    """A training run logged earlier (by `log_training_run`), read back to register it."""
+    run = ws.mlflow.get_run(run_id)
+    tags = read_artifact_json(ws, run_id, VERSION_TAGS)
+    uri = run.data.tags.get(MODEL_URI_TAG)
+    if run.info.status != "FINISHED" or not uri or not isinstance(tags, dict):
+        raise Conflict(f"training run {run_id} did not finish logging its model ({run.info.status}); "
+                       "it cannot be registered")
+    return LoggedTraining(model_name, run_id, run.info.experiment_id, uri, tags)
+
+
+def register_training(ws: Workspace, logged: LoggedTraining) -> RegisteredVersion:
+    """Register a logged training run's model as a candidate version, with its state and audit rows. Done
+    once per run: a version already registered from the run is returned (and given the state and audit
+    rows a crash may have kept it from), never a second one."""
+    existing = [mv for mv in ws.mlflow.search_model_versions(f"name='{logged.model}'")
+                if mv.run_id == logged.run_id]
+    if existing:
+        version = min(existing, key=lambda mv: int(mv.version))
+    else:
+        tags = {**logged.version_tags, TRAINED_BY_TAG: ws.actor, STATE_TAG: "candidate"}
         with mlflow_prints_off():
-            version = mlflow.register_model(info.model_uri, model_name, tags=tags)
+            version = mlflow.register_model(logged.model_uri, logged.model, tags=tags)
+    number = str(version.version)
     with ws.store.session() as session:
-        record_registration(session, model_name, str(version.version), task.name, ws.actor)
-        ws.store.audit(session, ws.actor, "model.register", f"{model_name}/{version.version}", after="candidate",
-                       run_id=run.info.run_id, dataset=train_info.ref, dataset_sha256=train_info.sha256)
-    refresh_cards(ws, model_name, [str(version.version)])
-    return RegisteredVersion(model_name, str(version.version), run.info.run_id, experiment_id, dev_files)
+        if session.get(ModelVersionState, (logged.model, number)) is None:
+            record_registration(session, logged.model, number, logged.version_tags.get("task", ""), ws.actor)
+            ws.store.audit(session, ws.actor, "model.register", f"{logged.model}/{number}", after="candidate",
+                           run_id=logged.run_id, dataset=logged.version_tags.get("dataset"),
+                           dataset_sha256=logged.version_tags.get("dataset_sha256"))
+    refresh_cards(ws, logged.model, [number])
+    return RegisteredVersion(logged.model, number, logged.run_id, logged.experiment_id, logged.dev_evaluation)
+
+
+def log_training(
+    ws: Workspace,
+    model_name: str,
+    task: Task,
+    result: FitResult,
+    train: tuple[DatasetInfo, pd.DataFrame],
+    dev: tuple[DatasetInfo, pd.DataFrame] | None,
+    classification: str | None,
+) -> RegisteredVersion:
+    """One MLflow run for a training: params, inputs, dev metrics and files, the model; registers it."""
+    return register_training(ws, log_training_run(ws, model_name, task, result, train, dev, classification))
 
 
 def log_evaluation(ws: Workspace, ref: ModelVersionRef, task: Task, info: DatasetInfo, frame: pd.DataFrame,

@@ -14,7 +14,14 @@ from statops.data import DatasetInfo, get_dataset, load_dataset
 from statops.errors import InvalidInput
 from statops.files import check_report_path
 from statops.registry.loading import load_model
-from statops.registry.runs import EvaluationFiles, RegisteredVersion, log_evaluation, log_training
+from statops.registry.runs import (
+    EvaluationFiles,
+    LoggedTraining,
+    RegisteredVersion,
+    log_evaluation,
+    log_training_run,
+    register_training,
+)
 from statops.registry.versions import ModelVersionRef, resolve_model
 from statops.tasks import DEFAULT_TASK, FitRequest, FitResult, ProgressCallback, TaskEvaluation, get_task
 from statops.workspace import Workspace
@@ -63,7 +70,18 @@ def dataset_hierarchy(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame) -> 
     return Hierarchy.from_codes(frame[info.label_column].astype(str).unique().tolist()), None
 
 
-def train_and_register(
+@dataclass(frozen=True)
+class FittedRun:
+    """A model trained and logged as an MLflow run, not registered yet."""
+
+    logged: LoggedTraining
+    result: FitResult
+    train: DatasetInfo
+    dev: DatasetInfo | None
+    classification: str | None
+
+
+def fit_and_log(
     ws: Workspace,
     model_name: str,
     data_ref: str,
@@ -71,9 +89,10 @@ def train_and_register(
     options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     task: str = DEFAULT_TASK,
-) -> TrainingOutcome:
-    """Train a model of `task` on a catalogued dataset, log the run to MLflow and register a version.
-    `options` are the task's own (for coding: target_accuracy, seed, regularisation, dev_share)."""
+    parent_run_id: str | None = None,
+) -> FittedRun:
+    """Train a model of `task` on a catalogued dataset and log the run (with the version's monitoring
+    reference) to MLflow, nested under `parent_run_id` if given; `register_training` registers it."""
     trainer = get_task(task)
     train_info, train_frame = labelled_dataset(ws, data_ref, "training")
     dev = labelled_dataset(ws, dev_ref, "calibration") if dev_ref else None
@@ -92,12 +111,29 @@ def train_and_register(
         dev_labels=dev[1][dev[0].label_column] if dev and dev[0].label_column else None,
         options=dict(options or {}),
     ), progress)
-    registered = log_training(ws, model_name, trainer, result, (train_info, train_frame), dev, classification)
-    _save_monitoring_reference(ws, registered, result, hierarchy, (train_info, train_frame), dev)
-    return TrainingOutcome(registered, result, train_info, dev[0] if dev else None, classification)
+    logged = log_training_run(ws, model_name, trainer, result, (train_info, train_frame), dev, classification,
+                              parent_run_id)
+    _save_monitoring_reference(ws, logged.run_id, result, hierarchy, (train_info, train_frame), dev)
+    return FittedRun(logged, result, train_info, dev[0] if dev else None, classification)
 
 
-def _save_monitoring_reference(ws: Workspace, registered: RegisteredVersion, result: FitResult,
+def train_and_register(
+    ws: Workspace,
+    model_name: str,
+    data_ref: str,
+    dev_ref: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    task: str = DEFAULT_TASK,
+) -> TrainingOutcome:
+    """Train a model of `task` on a catalogued dataset, log the run to MLflow and register a version.
+    `options` are the task's own (for coding: target_accuracy, seed, regularisation, dev_share)."""
+    fitted = fit_and_log(ws, model_name, data_ref, dev_ref, options, progress, task)
+    registered = register_training(ws, fitted.logged)
+    return TrainingOutcome(registered, fitted.result, fitted.train, fitted.dev, fitted.classification)
+
+
+def _save_monitoring_reference(ws: Workspace, run_id: str, result: FitResult,
                                hierarchy: Hierarchy, train: tuple[DatasetInfo, pd.DataFrame],
                                dev: tuple[DatasetInfo, pd.DataFrame] | None) -> None:
     """The version's monitoring reference profile, from the model's answers on the dev data, kept with its
@@ -119,7 +155,7 @@ def _save_monitoring_reference(ws: Workspace, registered: RegisteredVersion, res
     profile = build_reference(result.model, reference_texts, hierarchy, source, vocabulary_texts=texts,
                               labels=labels, target_accuracy=float(target) if target is not None else None,
                               in_sample=dev is None)
-    save_reference(ws, registered.run_id, profile)
+    save_reference(ws, run_id, profile)
 
 
 def evaluate_version(ws: Workspace, model_ref: str, data_ref: str,
