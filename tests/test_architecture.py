@@ -14,7 +14,7 @@ from statops.tasks import TASKS
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "statops"
 MAX_LINES = 400
-FACES = ("statops.cli", "statops.serving", "statops.__main__")
+FACES = ("statops.cli", "statops.serving", "statops.web", "statops.__main__")
 LIFECYCLE = ("statops.registry", "statops.scoring", "statops.accounts", "statops.monitoring", "statops.review",
              "statops.pipelines", "statops.demo")
 TASKS_AND_DATA = ("statops.tasks", "statops.data", "statops.classifications",

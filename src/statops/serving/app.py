@@ -182,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        "rollback, retirement and production history"},
                       {"name": "monitoring", "description": "Monitoring signals and alerts, and true codes "
                        "(feedback) for predictions"},
+                      {"name": "review", "description": "The clerical review queue: the next item for a coder, "
+                       "their answers, and the queue's progress"},
                       {"name": "operations", "description": "Health, readiness and metrics"}],
     )
     app.state.settings = settings
@@ -191,12 +193,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from statops.serving.governance_routes import governance
     from statops.serving.monitoring_routes import monitoring
+    from statops.serving.review_routes import review
     from statops.serving.routes import operations, v1
+    from statops.web import install_web
 
     app.include_router(v1)
     app.include_router(governance)
     app.include_router(monitoring)
+    app.include_router(review)
     app.include_router(operations)
+    install_web(app)
     # Outermost first: metrics see every request, including ones refused for their size or time; the
     # token is checked before the body is read.
     app.add_middleware(RequestBodyGuard, max_bytes=settings.serve_max_body_bytes,
