@@ -7,6 +7,7 @@ approval. One MLflow parent run, a child run per step; rerunning the same retrai
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,23 +211,23 @@ class Retraining:
         requests = approvals(ws, plan.champion.name, version)
         return {"version": version, "approval": requests[-1].as_dict() if requests else None}
 
+    def _step(self, name: str, work: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        def started(run_id: str) -> dict[str, Any]:
+            self.progress(name, STAGES[name])  # inside the step: an interrupted callback fails the step
+            return work(run_id)
+        return self.run.step(name, started)
+
     def execute(self) -> RetrainOutcome:
         run, plan = self.run, self.plan
-        stage = self.progress
-        stage("data", STAGES["data"])
-        data = run.step("data", self.data)
-        stage("train", STAGES["train"])
-        trained = run.step("train", lambda rid: self.train(rid, data["dataset"]))
-        stage("evaluate", STAGES["evaluate"])
-        evaluated = run.step("evaluate", lambda rid: self.evaluate(rid, trained["model_uri"]))
-        stage("compare", STAGES["compare"])
-        report = run.step("compare", lambda rid: self.compare(rid, data, trained, evaluated))
+        data = self._step("data", self.data)
+        trained = self._step("train", lambda rid: self.train(rid, data["dataset"]))
+        evaluated = self._step("evaluate", lambda rid: self.evaluate(rid, trained["model_uri"]))
+        report = self._step("compare", lambda rid: self.compare(rid, data, trained, evaluated))
         costs = report["costs"]
         proposed = costs["proposed"] or not plan.if_needed
         registered: dict[str, Any] = {}
         if proposed:
-            stage("register", STAGES["register"])
-            registered = run.step("register", lambda rid: self.register(rid, report, trained["training_run"]))
+            registered = self._step("register", lambda rid: self.register(rid, report, trained["training_run"]))
         reasons = list(costs["reasons"])
         if not costs["proposed"] and not plan.if_needed:
             reasons.append("proposed anyway: retraining was asked for without --if-needed; approval decides")
@@ -238,7 +239,7 @@ class Retraining:
                                  list(run.resumed))
         run.finish(outcome.as_dict(), {"statops.outcome": "proposed" if proposed else "not proposed",
                                        "statops.version": registered.get("version") or ""})
-        stage("done", 1.0)
+        self.progress("done", 1.0)
         return outcome
 
 
