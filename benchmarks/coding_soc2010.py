@@ -8,6 +8,7 @@ from the test texts (with repetition, as in live survey data), each tool run as 
 peak memory from /usr/bin/time. Also timed in-process: every distinct text of the three splits.
 
     python benchmarks/coding_soc2010.py [--data-dir ../shared/data/soc2010] [--rows 1000000]
+        [--profiles standard,accurate,fast] [--distinct N]
 
 Prints a table and writes benchmarks/out/coding_soc2010.json.
 """
@@ -121,9 +122,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, help="folder with train/dev/test/structure CSV "
                         "(default: the copy bundled with statops)")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the batch-scoring file")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the batch-scoring file (0: no "
+                        "batch scoring)")
     parser.add_argument("--label", default="soc2010", help="label column: soc2010 (with its structure) or "
                         "soc2000 (another code list; levels from code prefixes)")
+    parser.add_argument("--profiles", default="standard", help="statops coder profiles side by side, comma "
+                        "separated: standard (today's TF-IDF coder), accurate, fast")
+    parser.add_argument("--distinct", type=int, default=0, help="time the in-process rate on this many distinct "
+                        "texts (default: all of them)")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/out/coding_LABEL.json)")
     parser.add_argument("--baseline-score", nargs=3, metavar=("MODEL_DIR", "IN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -141,27 +147,65 @@ def main() -> None:
     train, dev, test = (read(s).query(f"{label} != ''").reset_index(drop=True) for s in ("train", "dev", "test"))
     hierarchy = (Hierarchy.from_structure(read("structure")) if label == "soc2010"
                  else Hierarchy.from_codes(sorted(set(train[label]) | set(dev[label]) | set(test[label]))))
+    distinct = pd.Series(pd.concat([train.text, dev.text, test.text]).unique())
+    if args.distinct:
+        distinct = distinct.sample(n=min(args.distinct, len(distinct)), random_state=0).reset_index(drop=True)
 
-    print("training statops ...", flush=True)
     task = get_task("coding")
-    ours = task.fit(FitRequest(train.text, train[label], hierarchy, dev.text, dev[label], {"seed": 0}))
-    ours_eval = task.evaluate(ours.model, test.text, test[label])
+    fitted, evaluations, rates = {}, {}, {}
+    for profile in args.profiles.split(","):
+        print(f"training statops ({profile}) ...", flush=True)
+        fitted[profile] = task.fit(FitRequest(train.text, train[label], hierarchy, dev.text, dev[label],
+                                              {"seed": 0, "profile": profile}))
+        evaluations[profile] = task.evaluate(fitted[profile].model, test.text, test[label])
+        rates[profile] = throughput_in_process(fitted[profile].model.predict_frame, distinct)
     print("training the baseline ...", flush=True)
     base = train_baseline(train, dev, label)
     base_eval = evaluate_baseline(base, test, label, hierarchy)
-
-    distinct = pd.Series(pd.concat([train.text, dev.text, test.text]).unique())
-    ours_distinct = throughput_in_process(ours.model.predict_frame, distinct)
     base_distinct = throughput_in_process(
         lambda t: baseline_probabilities(base["features"], base["svc"], base["temperature"], t), distinct)
 
+    nothing = {"seconds": float("nan"), "peak_mb": float("nan")}
+    batches = dict.fromkeys(fitted, nothing)
+    base_batch = nothing
+    if args.rows:
+        batches, base_batch = batch_scoring(args, path, train, dev, test, label, task, fitted, base)
+
+    def row(e, fit: float, batch: dict, distinct_rate: float) -> dict:  # noqa: ANN001
+        return {**{f"accuracy_{k}": v for k, v in e.level_accuracy.items()}, "top5_accuracy": e.top5_accuracy,
+                "macro_f1": e.macro_f1, "ece": e.ece, "auto_coded_share_at_95": e.auto_coded_share,
+                "auto_coded_accuracy": e.auto_coded_accuracy, "fit_seconds": fit,
+                "batch_records_per_s": args.rows / batch["seconds"] if args.rows else None,
+                "batch_seconds": batch["seconds"] if args.rows else None,
+                "batch_peak_mb": batch["peak_mb"] if args.rows else None,
+                "distinct_records_per_s_in_process": distinct_rate}
+
+    columns = {f"statops {p}" if p != "standard" else "statops": row(evaluations[p], fitted[p].fit_seconds,
+                                                                       batches[p], rates[p]) for p in fitted}
+    columns["baseline"] = row(base_eval, base["fit_seconds"], base_batch, base_distinct)
+    results = {**columns, "rows": args.rows, "distinct_texts": len(distinct), "test_records": len(test)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print()
+    print(f"| {'measure':<38} | " + " | ".join(f"{c:>16}" for c in columns) + " |")
+    print(f"|{'-' * 40}|" + "|".join(f"{'-' * 17}:" for _ in columns) + "|")
+    for key in columns["baseline"]:
+        fmt = (lambda v: f"{v:,.0f}") if ("per_s" in key or "mb" in key) else (lambda v: f"{v:.3f}")
+        print(f"| {key:<38} | " + " | ".join(
+            f"{fmt(c[key]) if c[key] is not None else '-':>16}" for c in columns.values()) + " |")
+    print(f"\nbatch file: {args.rows:,} rows drawn from the {len(test):,} test texts; "
+          f"in-process rate over {len(distinct):,} distinct texts. Written to {args.out}")
+
+
+def batch_scoring(args, path, train, dev, test, label, task, fitted, base):  # noqa: ANN001, ANN201
+    """`statops score` on the big file for each profile, and the baseline's plain loop, each its own process."""
+    batches = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         rng = np.random.default_rng(0)
         big = tmp / "survey.csv"
         picks = rng.integers(0, len(test), args.rows)
         pd.DataFrame({"id": np.arange(args.rows), "text": test.text.to_numpy()[picks]}).to_csv(big, index=False)
-        print(f"scoring {args.rows:,} rows with statops score ...", flush=True)
         ws = Workspace.init(tmp / "ws")
         classification = "soc2010" if label == "soc2010" else None
         if classification:
@@ -170,10 +214,12 @@ def main() -> None:
         for split, frame in (("train", train), ("dev", dev)):
             frame.to_csv(tmp / f"{split}.csv", index=False)
             infos[split] = add_dataset(ws, f"{label}-{split}", tmp / f"{split}.csv", "text", label, classification)
-        log_training(ws, "bench", task, ours, (infos["train"], load_dataset(ws, infos["train"])),
-                     (infos["dev"], load_dataset(ws, infos["dev"])), "soc2010@2010" if classification else None)
-        ours_batch = timed_process([sys.executable, "-m", "statops", "score", "bench", str(big),
-                                    str(tmp / "ours.csv"), "--home", str(tmp / "ws")])
+        for profile, result in fitted.items():
+            print(f"scoring {args.rows:,} rows with statops score ({profile}) ...", flush=True)
+            log_training(ws, f"bench-{profile}", task, result, (infos["train"], load_dataset(ws, infos["train"])),
+                         (infos["dev"], load_dataset(ws, infos["dev"])), "soc2010@2010" if classification else None)
+            batches[profile] = timed_process([sys.executable, "-m", "statops", "score", f"bench-{profile}", str(big),
+                                              str(tmp / f"{profile}.csv"), "--home", str(tmp / "ws")])
         print(f"scoring {args.rows:,} rows with the baseline loop ...", flush=True)
         model_dir = tmp / "baseline"
         model_dir.mkdir()
@@ -183,28 +229,7 @@ def main() -> None:
                                                           "threshold": base["threshold"]}))
         base_batch = timed_process([sys.executable, __file__, "--baseline-score", str(model_dir), str(big),
                                     str(tmp / "base.csv")])
-
-    def row(e, fit: float, batch: dict, distinct_rate: float) -> dict:  # noqa: ANN001
-        return {**{f"accuracy_{k}": v for k, v in e.level_accuracy.items()}, "top5_accuracy": e.top5_accuracy,
-                "macro_f1": e.macro_f1, "ece": e.ece, "auto_coded_share_at_95": e.auto_coded_share,
-                "auto_coded_accuracy": e.auto_coded_accuracy, "fit_seconds": fit,
-                "batch_records_per_s": args.rows / batch["seconds"], "batch_seconds": batch["seconds"],
-                "batch_peak_mb": batch["peak_mb"], "distinct_records_per_s_in_process": distinct_rate}
-
-    results = {"statops": row(ours_eval, ours.fit_seconds, ours_batch, ours_distinct),
-               "baseline": row(base_eval, base["fit_seconds"], base_batch, base_distinct),
-               "rows": args.rows, "distinct_texts": len(distinct), "test_records": len(test)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print()
-    print(f"| {'measure':<38} | {'statops':>12} | {'baseline':>12} |")
-    print(f"|{'-' * 40}|{'-' * 13}:|{'-' * 13}:|")
-    for key in results["statops"]:
-        a, b = results["statops"][key], results["baseline"][key]
-        fmt = (lambda v: f"{v:,.0f}") if ("per_s" in key or "mb" in key) else (lambda v: f"{v:.3f}")
-        print(f"| {key:<38} | {fmt(a) if a is not None else '-':>12} | {fmt(b) if b is not None else '-':>12} |")
-    print(f"\nbatch file: {args.rows:,} rows drawn from the {len(test):,} test texts; "
-          f"in-process rate over {len(distinct):,} distinct texts. Written to {args.out}")
+    return batches, base_batch
 
 
 if __name__ == "__main__":

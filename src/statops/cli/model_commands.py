@@ -65,6 +65,9 @@ def train(
     regularisation: Annotated[float, typer.Option(help="Classifier C: larger fits the training data closer.",
                                                   min=1e-6)] = 1.0,
     task: Annotated[str, typer.Option(help="What the model does (statops.tasks): coding.")] = "coding",
+    profile: Annotated[str | None, typer.Option(help="Coder profile: standard (TF-IDF), accurate (sentence "
+                                                "encoder and neighbours) or fast (a static embedding "
+                                                "distilled from it); the last two need statops[embeddings].")] = None,
     home: HomeOption = None,
 ) -> None:
     """Train an auto-coder, evaluate it on dev data, log the run to MLflow and register a version."""
@@ -72,7 +75,9 @@ def train(
 
     ws = open_workspace(home, "models.train")
     if_interrupted(f"no version of {model} was registered (an unfinished MLflow run may remain, marked failed)")
-    options = {"target_accuracy": target_accuracy, "seed": seed, "regularisation": regularisation}
+    options: dict[str, object] = {"target_accuracy": target_accuracy, "seed": seed, "regularisation": regularisation}
+    if profile is not None:
+        options["profile"] = profile
     with progress_bars() as bars:
         outcome = train_and_register(ws, model, data, dev, options, bars.stages(f"Training {model}"), task=task)
     result, registered = outcome.result, outcome.registered

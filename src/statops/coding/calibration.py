@@ -64,9 +64,11 @@ class ConfidenceModel:
         return cls(levels, groups, vocabulary)
 
     def signals(
-        self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]
+        self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str],
+        extra: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One row of signals per record, from raw class scores, their probabilities and the top-k."""
+        """One row of signals per record, from raw class scores, their probabilities and the top-k,
+        then the `extra` columns (e.g. the neighbour model's agreement and similarities)."""
         n = probabilities.shape[0]
         rows = np.arange(n)
         p1 = probabilities[rows, top[:, 0]]
@@ -89,13 +91,16 @@ class ConfidenceModel:
         if self.vocabulary is not None:
             vocab = self.vocabulary
             columns.append(np.array([np.mean([w in vocab for w in t]) if t else 0.0 for t in tokens]))
+        if extra is not None:
+            columns.extend(extra.T)
         return np.column_stack(columns)
 
     def confidence(
-        self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str]
+        self, scores: np.ndarray, probabilities: np.ndarray, top: np.ndarray, texts: list[str],
+        extra: np.ndarray | None = None,
     ) -> np.ndarray:
         """Calibrated P(top code is right) per record."""
-        return self.apply(self.signals(scores, probabilities, top, texts))
+        return self.apply(self.signals(scores, probabilities, top, texts, extra))
 
     def apply(self, signals: np.ndarray) -> np.ndarray:
         if self.weights.size == 0:  # fitted on one outcome only: the top probability is the estimate

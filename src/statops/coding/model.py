@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel
+from statops.coding.embedding import Encoder
+from statops.coding.neighbours import Neighbourhood, NeighbourModel
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 
@@ -34,6 +36,16 @@ def build_features() -> FeatureUnion:
 def word_vocabulary(features: FeatureUnion) -> dict[str, int]:
     """The fitted word vectoriser's vocabulary (term -> column), looked up by name, not position."""
     return dict(features.named_transformers["words"].vocabulary_)
+
+
+def pool_scores(linear: np.ndarray, neighbours: NeighbourModel, embedded: np.ndarray,
+                pooling: dict[str, float]) -> tuple[np.ndarray, Neighbourhood]:
+    """log softmax(linear / T) + w * log(vote + floor): pooling in log space (a product of the two
+    distributions) lets either model veto a code the other likes, which averaging does not."""
+    hood = neighbours.neighbourhood(embedded)
+    log_linear = log_softmax(linear / np.float32(pooling["linear_temperature"]), axis=1)
+    log_votes = np.log(hood.probabilities + np.float32(pooling["neighbour_floor"]))
+    return (log_linear + np.float32(pooling["neighbour_weight"]) * log_votes).astype(np.float32), hood
 
 
 @dataclass
@@ -67,6 +79,12 @@ class CodingModel:
     target_accuracy: float
     hierarchy: Hierarchy
     metadata: dict[str, Any]
+    # Profiles with embeddings (statops.coding.profiles): the encoder, the neighbour model and how its
+    # log-probabilities are pooled with the linear classifier's. None: the TF-IDF coder alone.
+    encoder: Encoder | None = None
+    neighbours: NeighbourModel | None = None
+    pooling: dict[str, float] = field(default_factory=dict)
+    profile: str = "standard"
 
     def __repr__(self) -> str:
         return f"CodingModel({len(self.classes)} codes, threshold {self.threshold:.4f})"
@@ -75,6 +93,17 @@ class CodingModel:
     def class_scores(self, texts: list[str]) -> np.ndarray:
         """Raw linear scores (records x classes) for normalised texts, in float32 for speed."""
         return np.asarray(self.features.transform(texts) @ self.weights + self.bias, dtype=np.float32)
+
+    def pooled_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores whose temperature-scaled softmax is the model's probabilities, and the neighbour
+        signals for the confidence model (None without neighbours). With neighbours the score is
+        the linear classifier's log-probability plus a weighted log of the neighbours' vote."""
+        linear = self.class_scores(texts)
+        if self.neighbours is None or self.encoder is None:
+            return linear, None
+        scores, hood = pool_scores(linear, self.neighbours, self.encoder.encode(texts), self.pooling)
+        top = np.argmax(scores, axis=1)
+        return scores, hood.signals(top, self.neighbours.labels)
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Temperature-scaled softmax of raw scores."""
@@ -85,11 +114,11 @@ class CodingModel:
             k = min(TOP_K, len(self.classes))
             return Predictions(np.empty(0, dtype=object), np.empty(0), np.empty((0, k), dtype=object),
                                np.empty((0, k)))
-        scores = self.class_scores(texts)
+        scores, extra = self.pooled_scores(texts)
         probabilities = self.probabilities(scores)
         top = top_k(probabilities, TOP_K)
         top_probs = np.take_along_axis(probabilities, top, axis=1)
-        confidence = self.confidence_model.confidence(scores, probabilities, top, texts).astype(np.float64)
+        confidence = self.confidence_model.confidence(scores, probabilities, top, texts, extra).astype(np.float64)
         # The top code's probability is the calibrated confidence; the rest share what remains.
         rest = top_probs[:, 1:]
         rest_total = 1.0 - top_probs[:, :1]

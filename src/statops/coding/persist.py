@@ -10,7 +10,9 @@ import skops.io as sio
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel
+from statops.coding.embedding import StaticEncoder, load_encoder
 from statops.coding.model import CodingModel, word_vocabulary
+from statops.coding.neighbours import NeighbourModel
 from statops.errors import InvalidInput
 
 FORMAT_VERSION = 1
@@ -34,8 +36,20 @@ def save_model(model: CodingModel, folder: str | Path) -> Path:
         "target_accuracy": model.target_accuracy,
         "confidence_model": model.confidence_model.to_dict(),
         "metadata": model.metadata,
+        **_embedding_parts(model, folder),
     }, indent=2), encoding="utf-8")
     return folder
+
+
+def _embedding_parts(model: CodingModel, folder: Path) -> dict:
+    """Write the encoder's and the neighbour model's arrays (npy, JSON); their settings for model.json."""
+    if model.encoder is None or model.neighbours is None:
+        return {}
+    if isinstance(model.encoder, StaticEncoder):
+        model.encoder.save(folder)
+    model.neighbours.save(folder)
+    return {"profile": model.profile, "encoder": model.encoder.describe(),
+            "neighbours": model.neighbours.settings(), "pooling": model.pooling}
 
 
 def load_model(folder: str | Path) -> CodingModel:
@@ -54,15 +68,22 @@ def load_model(folder: str | Path) -> CodingModel:
     classification = json.loads((folder / "classification.json").read_text(encoding="utf-8"))
     hierarchy = Hierarchy.from_records(classification["codes"], classification["from_prefixes"])
     vocabulary = word_vocabulary(features)
+    classes = np.asarray(json.loads((folder / "classes.json").read_text(encoding="utf-8")), dtype=object)
+    encoder = load_encoder(info["encoder"], folder) if "encoder" in info else None
+    neighbours = NeighbourModel.load(folder, info["neighbours"], len(classes)) if "neighbours" in info else None
     return CodingModel(
         features=features,
         weights=np.load(folder / "weights.npy", allow_pickle=False),
         bias=np.load(folder / "bias.npy", allow_pickle=False),
-        classes=np.asarray(json.loads((folder / "classes.json").read_text(encoding="utf-8")), dtype=object),
+        classes=classes,
         temperature=float(info["temperature"]),
         confidence_model=ConfidenceModel.from_dict(info["confidence_model"], vocabulary),
         threshold=float(info["threshold"]),
         target_accuracy=float(info["target_accuracy"]),
         hierarchy=hierarchy,
         metadata=info.get("metadata", {}),
+        encoder=encoder,
+        neighbours=neighbours,
+        pooling=info.get("pooling", {}),
+        profile=info.get("profile", "standard"),
     )

