@@ -29,9 +29,9 @@ _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent
                          autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
 
-def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Template `name` rendered with `context`, with the pages' security headers."""
-    return HTMLResponse(_TEMPLATES.get_template(name).render(**context), status_code=status, headers=HEADERS)
+def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """`template` rendered with `context`, with the pages' security headers."""
+    return HTMLResponse(_TEMPLATES.get_template(template).render(**context), status_code=status, headers=HEADERS)
 
 
 def message(request: Request, title: str, text: str, status: int, signed: SignedIn | None = None,
