@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily
 
 from statops import __version__
 from statops.monitoring.schedule import MonitorScheduler
+from statops.pipelines import retrain_scheduler
 from statops.scoring.batching import Batcher
 from statops.scoring.cache import ModelCache
 from statops.scoring.prediction_log import PredictionLogWriter
@@ -71,6 +72,7 @@ class Runtime:
     tokens: TokenCache
     preload: dict[str, str] = field(default_factory=dict)  # route -> 'loading' | 'loaded' | error
     monitoring: MonitorScheduler | None = None  # the scheduled monitoring run (STATOPS_MONITOR_SCHEDULE_SECONDS)
+    retraining: MonitorScheduler | None = None  # the scheduled retraining (STATOPS_RETRAIN_SCHEDULE_SECONDS)
 
     def preload_models(self) -> None:
         """Make MLflow's aliases agree with the lifecycle states in the store (finishing a change a
@@ -149,19 +151,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   settings.serve_body_timeout_seconds)
         runtime = Runtime(settings, ws, cache, batcher, writer, metrics, limits, TokenCache(ws),
                           {ref: "loading" for ref in settings.serve_preload},
-                          MonitorScheduler(ws, settings.monitor_schedule_seconds))
+                          MonitorScheduler(ws, settings.monitor_schedule_seconds), retrain_scheduler(ws))
         metrics.add_state(runtime.state_metrics)
         app.state.runtime = runtime
         cache.start()
         gc.freeze()  # what start-up built lives as long as the process: keep it out of collections
         threading.Thread(target=runtime.preload_models, name="statops-preload", daemon=True).start()
-        assert runtime.monitoring is not None
+        assert runtime.monitoring is not None and runtime.retraining is not None
         runtime.monitoring.start()
+        runtime.retraining.start()  # no thread unless a retraining schedule is set
         log.info("serving the models of %s", ws.home)
         try:
             yield {LIMITS_STATE: limits}  # uvicorn hands the lifespan state to LimitedHttpToolsProtocol
         finally:
             runtime.monitoring.stop(0.5)  # a run under way stops at its next model; its lease frees the row
+            runtime.retraining.stop(0.5)
             unwritten = writer.close(shutdown_budget(settings)[1])
             if unwritten:
                 log.error("shutdown: %d predictions of unanswered requests could not be written to the log",
