@@ -86,7 +86,7 @@ class SentenceEncoder:
             raise InvalidInput(f"the sentence encoder needs torch and sentence-transformers: {INSTALL_HINT}") from None
         torch.set_num_threads(_threads())
         self._model = SentenceTransformer(str(_encoder_folder()), device="cpu")
-        self.dimensions = int(self._model.get_sentence_embedding_dimension() or 384)
+        self.dimensions = int(self._model.encode(["a"], convert_to_numpy=True).shape[1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One unit-length row per text (float32); an empty text is a zero row."""
