@@ -14,6 +14,7 @@ from statops.monitoring import ALERT, NOT_ENOUGH, OK, monitor
 from statops.monitoring.reference_store import load_reference
 from statops.registry import resolve_model
 from statops.scoring.prediction_log import delete_request
+from tests.browser import chromium
 from tests.cli_runner import run_cli
 from tests.conftest import Trained
 from tests.monitoring.streams import WINDOW, bundled_test_split, log_texts, now, stream
@@ -155,3 +156,22 @@ def test_report_is_one_self_contained_page(trained: Trained, requests: list[str]
     assert "text_drift" in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
         'xmlns:xlink="http://www.w3.org/1999/xlink"', "")  # nothing to fetch: no URL but the SVG namespaces
     assert "src=" not in page and "<link" not in page
+    _opens_offline_with_every_chart(report, page.count('<div class="chart">'))
+
+
+def _opens_offline_with_every_chart(report: Path, charts: int) -> None:
+    """The page in headless Chromium with no network: nothing is fetched but the file, and every chart is
+    drawn (a visible SVG with marks in it)."""
+    with chromium(offline=True) as context:
+        browser_page = context.new_page()
+        asked: list[str] = []
+        browser_page.on("request", lambda request: asked.append(request.url))
+        browser_page.goto(report.as_uri())
+        assert asked == [report.as_uri()]
+        drawn = browser_page.locator(".chart svg")
+        assert drawn.count() == charts >= 10
+        for n in range(charts):
+            chart = drawn.nth(n)
+            box = chart.bounding_box()
+            assert chart.is_visible() and box is not None and box["width"] > 200 and box["height"] > 100
+            assert chart.locator("path, rect, use").count() > 5
