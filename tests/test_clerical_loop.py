@@ -112,7 +112,7 @@ def test_reviewed_records_train_a_challenger_that_is_promoted_and_served(tmp_pat
             decide(ws, BOB, MODEL, "2", True, "better on the test split, hours saved")
             promote(ws, BOB, MODEL, "2")
 
-            def serves_version_2() -> bool:
+            def serves_version_2(auth: dict[str, str] = auth, client: httpx.Client = client) -> bool:
                 response = client.post(f"/v1/models/{MODEL}/predict", headers=auth,
                                        json={"records": [{"text": "nurse"}]})
                 return bool(response.status_code == 200 and response.json()["model"]["version"] == "2")

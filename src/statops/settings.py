@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     log_ready_lag_seconds: float = Field(default=2.0, gt=0,
                                          description="/readyz is not ready while log rows have waited longer")
     # -- monitoring (statops monitor; docs/monitoring.md) ---------------------------------------
-    monitor_window: str = Field(default="day", description="monitoring window: day, week, or a number of records")
+    monitor_window: str = Field(default="day", description="monitoring window: day, week, month or quarter (a "
+                                "production cycle), or a number of records")
     monitor_min_records: int = Field(default=100, gt=1,
                                      description="records a window needs before its distributions are compared")
     monitor_min_labelled: int = Field(default=30, gt=0,

@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from statops.accounts import Actor
 from statops.errors import Forbidden, InvalidInput
 from statops.monitoring import OK, add_feedback, monitor
+from statops.monitoring.alerts import update_alerts
 from statops.monitoring.reference_store import load_reference, save_reference
+from statops.monitoring.signals import Signal
 from statops.monitoring.webhook import deliver, longest_wait, post_in_background
 from statops.registry import resolve_model
 from statops.scoring.prediction_log import delete_request, read_predictions
-from statops.monitoring.alerts import update_alerts
-from statops.monitoring.signals import Signal
 from statops.store.schema import AuditEvent, Feedback, MonitoringAlert
 from tests.cli_runner import run_cli
 from tests.conftest import Trained

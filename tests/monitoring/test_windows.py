@@ -11,6 +11,7 @@ import pytest
 from statops.errors import InvalidInput
 from statops.monitoring.log_window import WindowSpec, windows
 from statops.monitoring.reference import ReferenceProfile
+from statops.monitoring.schedule import lookback
 from statops.monitoring.signals import WindowInput, compute_signals
 from statops.monitoring.statistics import ALERT, NOT_ENOUGH, OK
 from statops.settings import Settings
@@ -36,9 +37,25 @@ def _reference() -> ReferenceProfile:
 
 def test_window_specs() -> None:
     assert WindowSpec.parse("week").kind == "week" and WindowSpec.parse("2000").records == 2000
-    for bad in ("month", "1", "-5", ""):
-        with pytest.raises(InvalidInput, match="day, week or a number"):
+    assert WindowSpec.parse("Quarter").kind == "quarter"
+    for bad in ("year", "1", "-5", ""):
+        with pytest.raises(InvalidInput, match="day, week, month or quarter"):
             WindowSpec.parse(bad)
+
+
+def test_production_cycles_are_months_or_quarters_labelled_as_the_catalogue_labels_them() -> None:
+    frame = _records([0, 20, 40, 100], 50)  # 3 Mar, 23 Mar, 12 Apr, 11 Jun 2025
+    months = list(windows(frame, WindowSpec("month"), now=DAY0 + timedelta(days=101)))
+    assert [w.label for w in months] == ["2025M03", "2025M04", "2025M05", "2025M06"]
+    assert [w.size for w in months] == [100, 50, 0, 50]
+    assert months[0].start == datetime(2025, 3, 1, tzinfo=UTC) and months[0].end == datetime(2025, 4, 1, tzinfo=UTC)
+    assert [w.complete for w in months] == [True, True, True, False]
+    quarters = list(windows(frame, WindowSpec("quarter"), now=DAY0 + timedelta(days=101)))
+    assert [(w.label, w.size) for w in quarters] == [("2025Q1", 100), ("2025Q2", 100)]
+    assert quarters[1].start == datetime(2025, 4, 1, tzinfo=UTC) and quarters[1].end == datetime(2025, 7, 1, tzinfo=UTC)
+    assert lookback("quarter", DAY0) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert lookback("month", DAY0) == datetime(2024, 12, 1, tzinfo=UTC)
+    assert lookback("week", DAY0) == DAY0.replace(hour=0) - timedelta(days=28)
 
 
 def test_a_silent_day_is_an_empty_window_and_a_volume_drop() -> None:

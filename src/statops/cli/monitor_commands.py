@@ -40,7 +40,8 @@ def monitor(
     version: Annotated[str | None, typer.Option("--version", help="The version to monitor.",
                                                 show_default=False)] = None,
     window: Annotated[str | None, typer.Option(
-        "--window", help="day, week, or a number of records (default STATOPS_MONITOR_WINDOW, else day).",
+        "--window", help="day, week, month or quarter (a production cycle), or a number of records "
+        "(default STATOPS_MONITOR_WINDOW, else day).",
         show_default=False)] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only predictions from this moment (ISO, UTC).",
                                               show_default=False)] = None,

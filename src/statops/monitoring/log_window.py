@@ -1,5 +1,6 @@
 """Reading the prediction log for monitoring: only the columns the signals need, vectorised, and the
-texts of a bounded random sample; cut into windows by day, by week, or every N records."""
+texts of a bounded random sample; cut into windows by day, by week, by production cycle (month or
+quarter, labelled as the catalogue labels cycles: 2025M03, 2025Q1), or every N records."""
 
 from __future__ import annotations
 
@@ -20,24 +21,30 @@ COLUMNS = ("at", "code", "confidence", "decision", "text_length")
 _SAMPLE_DIGITS = 4  # the last hex digits of a time-ordered id are random: a cheap, portable sample
 
 
+PERIODS = ("day", "week", "month", "quarter")  # month and quarter: production cycles
+
+
 @dataclass(frozen=True)
 class WindowSpec:
-    """How the log is cut: 'day', 'week', or every `records` records."""
+    """How the log is cut: 'day', 'week', 'month', 'quarter', or every `records` records."""
 
-    kind: str  # day, week, records
+    kind: str  # day, week, month, quarter, records
     records: int = 0
 
     @classmethod
     def parse(cls, text: str) -> WindowSpec:
         text = text.strip().lower()
-        if text in ("day", "week"):
+        if text in PERIODS:
             return cls(text)
         if text.isdigit() and int(text) >= 2:
             return cls("records", int(text))
-        raise InvalidInput(f"invalid window '{text}': use day, week or a number of records (at least 2)")
+        raise InvalidInput(f"invalid window '{text}': use day, week, month or quarter (a production cycle), or "
+                           "a number of records (at least 2)")
 
     def describe(self) -> str:
-        return f"every {self.records:,} records" if self.kind == "records" else f"by {self.kind}"
+        if self.kind == "records":
+            return f"every {self.records:,} records"
+        return f"by {self.kind}" + (" (production cycle)" if self.kind in ("month", "quarter") else "")
 
 
 @dataclass
@@ -113,9 +120,30 @@ def sample_texts(store: Store, model: str, version: str | None, window: Window, 
     return texts
 
 
-def _period_start(moment: pd.Timestamp, kind: str) -> pd.Timestamp:
-    day = moment.floor("D")
-    return day - pd.Timedelta(days=day.weekday()) if kind == "week" else day
+def period_starts(at: pd.Series, kind: str) -> pd.Series:
+    """The start of the day, week (Monday), month or quarter of each time (UTC)."""
+    days = at.dt.floor("D")
+    if kind == "day":
+        return days
+    if kind == "week":
+        return days - pd.to_timedelta(days.dt.weekday, unit="D")
+    months = days.dt.month if kind == "month" else days.dt.month - (days.dt.month - 1) % 3
+    return pd.to_datetime(pd.DataFrame({"year": days.dt.year, "month": months, "day": 1})).dt.tz_localize(UTC)
+
+
+def next_period(start: pd.Timestamp, kind: str) -> pd.Timestamp:
+    if kind in ("day", "week"):
+        return start + pd.Timedelta(days=1 if kind == "day" else 7)
+    return start + pd.DateOffset(months=1 if kind == "month" else 3)
+
+
+def period_label(start: pd.Timestamp, kind: str) -> str:
+    """As the catalogue labels production cycles: 2025-03-03, week of 2025-03-03, 2025M03, 2025Q1."""
+    if kind == "day":
+        return f"{start:%Y-%m-%d}"
+    if kind == "week":
+        return f"week of {start:%Y-%m-%d}"
+    return f"{start.year}M{start.month:02d}" if kind == "month" else f"{start.year}Q{(start.month - 1) // 3 + 1}"
 
 
 def windows(frame: pd.DataFrame, spec: WindowSpec, now: datetime | None = None) -> Iterator[Window]:
@@ -136,23 +164,18 @@ def windows(frame: pd.DataFrame, spec: WindowSpec, now: datetime | None = None) 
                          part["at"].iloc[-1].to_pydatetime(), part, complete=len(part) == spec.records,
                          offset=first if shared else None, end_inclusive=True)
         return
-    step = pd.Timedelta(days=7 if spec.kind == "week" else 1)
-    starts = frame["at"].dt.floor("D")
-    if spec.kind == "week":
-        starts = starts - pd.to_timedelta(starts.dt.weekday, unit="D")
+    starts = period_starts(frame["at"], spec.kind)
     bounds = np.searchsorted(starts.astype("int64").to_numpy(), starts.drop_duplicates().astype("int64").to_numpy())
     groups = dict(zip(starts.iloc[bounds], [*bounds[1:], len(frame)], strict=True))
-    first = _period_start(frame["at"].iloc[0], spec.kind)
-    last = _period_start(frame["at"].iloc[-1], spec.kind)
-    period, offsets = first, dict(zip(starts.iloc[bounds], bounds, strict=True))
+    period, last = starts.iloc[0], starts.iloc[-1]
+    offsets = dict(zip(starts.iloc[bounds], bounds, strict=True))
     while period <= last:
         begin = offsets.get(period)
         part = frame.iloc[begin:groups[period]] if begin is not None else frame.iloc[0:0]
-        end = period + step
-        label = f"{period:%Y-%m-%d}" if spec.kind == "day" else f"week of {period:%Y-%m-%d}"
-        yield Window(label, period.to_pydatetime(), end.to_pydatetime(), part,
+        end = next_period(period, spec.kind)
+        yield Window(period_label(period, spec.kind), period.to_pydatetime(), end.to_pydatetime(), part,
                      complete=end.to_pydatetime() <= now)
-        period = period + step
+        period = end
 
 
 def elapsed_share(window: Window, now: datetime | None = None) -> float:

@@ -17,14 +17,14 @@ from typing import Any
 import pandas as pd
 
 from statops.monitoring.alerts import OPEN
-from statops.monitoring.log_window import WindowSpec
+from statops.monitoring.log_window import WindowSpec, period_starts
 from statops.monitoring.monitor import MonitoringResult, monitor
 from statops.monitoring.schedule_lock import RUN, claim, holder_name, release, renew, schedule_state
 from statops.workspace import Workspace
 
 log = logging.getLogger("statops.monitoring.schedule")
 
-LOOKBACK_WINDOWS = {"day": 7, "week": 4}  # complete windows before the current one, for the volume signal
+LOOKBACK_WINDOWS = {"day": 7, "week": 4, "month": 3, "quarter": 4}  # complete windows before the current one
 LOOKBACK_RECORDS = timedelta(days=7)  # for windows of N records
 SNAPSHOT_SECONDS = 5.0  # how long a process keeps the stored snapshot before reading it again
 
@@ -35,10 +35,12 @@ def lookback(window: str, now: datetime) -> datetime:
     spec = WindowSpec.parse(window)
     if spec.kind == "records":
         return now - LOOKBACK_RECORDS
-    day = pd.Timestamp(now).floor("D")
-    if spec.kind == "week":
-        return (day - pd.Timedelta(days=day.weekday() + 7 * LOOKBACK_WINDOWS["week"])).to_pydatetime()
-    return (day - pd.Timedelta(days=LOOKBACK_WINDOWS["day"])).to_pydatetime()
+    current = period_starts(pd.Series([pd.Timestamp(now)]), spec.kind).iloc[0]
+    if spec.kind in ("day", "week"):
+        step = pd.Timedelta(days=1 if spec.kind == "day" else 7)
+        return (current - step * LOOKBACK_WINDOWS[spec.kind]).to_pydatetime()
+    months = LOOKBACK_WINDOWS[spec.kind] * (1 if spec.kind == "month" else 3)
+    return (current - pd.DateOffset(months=months)).to_pydatetime()
 
 
 def model_entry(result: MonitoringResult) -> dict[str, Any]:

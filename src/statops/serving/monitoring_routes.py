@@ -106,15 +106,16 @@ def feedback(name: ModelName, body: FeedbackBody, request: Request, actor: Annot
     "/monitoring", responses=READ_ERRORS,
     summary="A model version's latest monitoring signals and its open alerts (every role)",
     description="Computes the signals of the version's prediction log now, window by window, over the last "
-    "7 days (by day), 4 weeks (by week) or 7 days (every N records) and the current window, as `statops monitor` "
-    "does, without opening or resolving alerts (the schedule and `statops monitor` do that). `latest` is the "
-    "newest window with records, `alerts` the model's open alerts, `schedule` the last scheduled run.")
+    "7 days (by day), 4 weeks, 3 months, 4 quarters or 7 days (every N records) and the current window, as "
+    "`statops monitor` does, without opening or resolving alerts (the schedule and `statops monitor` do that). "
+    "`latest` is the newest window with records, `alerts` the model's open alerts, `schedule` the last scheduled run.")
 def read_monitoring(
     name: ModelName, request: Request, actor: Annotated[Actor, ANY_TOKEN],
     version: Annotated[str | None, Query(description="a version number (default: production, else the latest)",
                                          pattern=r"^[1-9][0-9]{0,9}$")] = None,
-    window: Annotated[str | None, Query(description="day, week, or a number of records, at least 2 (default: "
-                                        "STATOPS_MONITOR_WINDOW)", pattern=r"^(day|week|[2-9]|[1-9][0-9]{1,8})$",
+    window: Annotated[str | None, Query(description="day, week, month or quarter (a production cycle), or a number "
+                                        "of records, at least 2 (default: STATOPS_MONITOR_WINDOW)",
+                                        pattern=r"^(day|week|month|quarter|[2-9]|[1-9][0-9]{1,8})$",
                                         examples=["day"])] = None,
 ) -> Response:
     ws = _ws(request)
