@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from statops import Workspace
+from statops.monitoring import NOT_ENOUGH, OK
 from statops.monitoring.schedule_lock import schedule_state
 from statops.store.schema import Feedback
 from tests.conftest import SocFiles, Trained, make_workspace
-from tests.monitoring.streams import stream
+from tests.monitoring.streams import bundled_test_split, stream
 from tests.serving.live import api_token, bearer, copy_version, live_server, predict, server_settings, wait_for
 
 MODEL = "monitor-api"
@@ -128,6 +129,17 @@ def test_the_monitoring_route_answers_the_signals_of_the_logged_predictions(
              "window")
     _problem(client.get(f"/v1/models/{MODEL}/monitoring", params={"version": "99"}, headers=server.auth), 404)
     _problem(client.get("/v1/models/no-such-model/monitoring", headers=server.auth), 404)
+
+
+def test_the_test_split_over_http_raises_no_alert(served: tuple[Any, httpx.Client]) -> None:
+    server, client = served
+    texts = bundled_test_split()["text"].tolist()
+    for start in range(0, len(texts), 500):
+        assert predict(client, MODEL, texts[start:start + 500]).status_code == 200
+    body = client.get(f"/v1/models/{MODEL}/monitoring", params={"window": "2000"}, headers=server.auth).json()
+    assert sum(w["records"] for w in body["windows"]) >= len(texts)
+    assert {w["status"] for w in body["windows"]} <= {OK, NOT_ENOUGH}, body["windows"]
+    assert {s["status"] for s in body["latest"]["signals"]} <= {OK, NOT_ENOUGH} and body["alerts"] == []
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
