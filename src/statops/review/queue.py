@@ -7,6 +7,7 @@ coders racing for the same item never both get it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ _ID_BATCH = 500
 _CANDIDATES = 8  # items tried per round when handing one out (others may take the first ones)
 _LAST_SYNC: dict[tuple[str, str], float] = {}  # (store, model) -> when this process last synced it
 _SYNC_LOCK = threading.Lock()
+_SYNCING: set[tuple[str, str]] = set()  # (store, model) synced by a thread now
+log = logging.getLogger("statops.review")
 
 
 @dataclass(frozen=True)
@@ -89,24 +92,19 @@ def sync_queue(ws: Workspace, model: str) -> int:
     with ws.store.engine.connect() as connection:
         mark = aware(connection.execute(select(SYNC.c.synced_until).where(SYNC.c.model == model)).scalar())
         since = mark - timedelta(seconds=settings.review_sync_overlap_seconds) if mark is not None else None
-        decided = in_window(select(LOG.c.id, LOG.c.decision, LOG.c.at), model, since=since).where(
-            LOG.c.decision.in_(("review", "auto")))
-        seen = connection.execute(decided).all()
-    _drop_withdrawn(ws, model)
-    if not seen:
+        newest = aware(connection.execute(in_window(select(func.max(LOG.c.at)), model, since=since)).scalar())
+        # only the rows not queued yet: the overlap is read again through the unique prediction_id index
+        unqueued = in_window(select(LOG.c.id, LOG.c.decision), model, since=since).where(
+            LOG.c.decision.in_(("review", "auto")), ~exists().where(ITEMS.c.prediction_id == LOG.c.id))
+        seen = connection.execute(unqueued).all()
+    if newest is None:
         return 0
-    newest = max(aware(r.at) for r in seen)  # type: ignore[type-var]
     wanted = [r.id for r in seen if r.decision == "review"
               or in_audit_sample(r.id, settings.review_audit_share)]
     added = 0
     with ws.store.engine.begin() as connection:
         for first in range(0, len(wanted), _ID_BATCH):
-            chunk = wanted[first:first + _ID_BATCH]
-            queued = set(connection.execute(select(ITEMS.c.prediction_id).where(
-                ITEMS.c.prediction_id.in_(chunk))).scalars())
-            fresh = [i for i in chunk if i not in queued]
-            if not fresh:
-                continue
+            fresh = wanted[first:first + _ID_BATCH]
             rows = connection.execute(select(LOG).where(LOG.c.id.in_(fresh))).all()
             now = datetime.now(UTC)
             values = [{"prediction_id": r.id, "model": r.model, "version": r.version, "predicted_at": r.at,
@@ -124,32 +122,46 @@ def sync_queue(ws: Workspace, model: str) -> int:
     return added
 
 
-def _drop_withdrawn(ws: Workspace, model: str) -> None:
-    """Remove open, uncoded items whose prediction has left the log (a batch job that failed takes its
-    rows back), so that nobody codes a record that was never acknowledged."""
-    with ws.store.engine.begin() as connection:
-        connection.execute(delete(ITEMS).where(
-            ITEMS.c.model == model, ITEMS.c.status == "open", ITEMS.c.codings_done == 0,
-            ~exists().where(DECISIONS.c.item_id == ITEMS.c.id),
-            ~exists().where(LOG.c.id == ITEMS.c.prediction_id)))
-
-
 def refresh_queue(ws: Workspace, model: str) -> None:
     """`sync_queue`, unless this process ran it for `model` less than `review_sync_seconds` ago: handing
-    out items stays cheap however many coders ask at once."""
+    out items stays cheap however many coders ask at once. A process's first sync of a model (and every
+    one, with `review_sync_seconds` 0) runs before the caller goes on; later ones in a thread of their own,
+    so no coder waits for the log to be read."""
     key, now = (ws.database_url, model), time.monotonic()
+    interval = ws.settings.review_sync_seconds
     with _SYNC_LOCK:
-        if now - _LAST_SYNC.get(key, float("-inf")) < ws.settings.review_sync_seconds:
+        last = _LAST_SYNC.get(key)
+        if last is not None and now - last < interval:
             return
         _LAST_SYNC[key] = now
-    sync_queue(ws, model)
+        background = last is not None and interval > 0
+        if background and key in _SYNCING:
+            return
+        if background:
+            _SYNCING.add(key)
+    if not background:
+        sync_queue(ws, model)
+        return
+    threading.Thread(target=_sync_in_background, args=(ws, model, key), name="statops-review-sync",
+                     daemon=True).start()
+
+
+def _sync_in_background(ws: Workspace, model: str, key: tuple[str, str]) -> None:
+    try:
+        sync_queue(ws, model)
+    except Exception as exc:  # the next call tries again; handing out items goes on meanwhile
+        log.warning("reading new predictions of %s into the review queue failed: %s", model, type(exc).__name__)
+    finally:
+        with _SYNC_LOCK:
+            _SYNCING.discard(key)
 
 
 def _order(setting: str) -> list[Any]:
+    """The order within audit items, and within the others (each an index: model, status, audit, ...)."""
     if setting not in ORDERS:
         raise InvalidInput(f"unknown review order '{setting}'; orders: {', '.join(ORDERS)}")
     first = ITEMS.c.confidence if setting == "least_confident" else ITEMS.c.predicted_at
-    return [ITEMS.c.audit.desc(), first, ITEMS.c.id]
+    return [first, ITEMS.c.id]
 
 
 def _not_answered_by(actor: str) -> Any:
@@ -172,11 +184,13 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
         now = datetime.now(UTC)
         open_for_actor = and_(ITEMS.c.model == model, ITEMS.c.status == "open", _not_answered_by(actor.name))
         with ws.store.engine.connect() as connection:
-            held = connection.execute(select(ITEMS.c.id).where(
-                open_for_actor, ITEMS.c.locked_by == actor.name, ITEMS.c.locked_until >= now)
+            candidates = connection.execute(select(ITEMS.c.id).where(  # the item they hold (index on locked_by)
+                ITEMS.c.locked_by == actor.name, ITEMS.c.locked_until >= now, open_for_actor)
                 .order_by(ITEMS.c.id).limit(1)).scalars().all()
-            candidates = held or connection.execute(select(ITEMS.c.id).where(
-                open_for_actor, _free(now, actor.name)).order_by(*ordering).limit(_CANDIDATES)).scalars().all()
+            for audit in (True, False):  # audit items first; each part walks its index in order
+                candidates = candidates or connection.execute(select(ITEMS.c.id).where(
+                    open_for_actor, ITEMS.c.audit == audit, _free(now, actor.name))
+                    .order_by(*ordering).limit(_CANDIDATES)).scalars().all()
         if not candidates:
             return None
         for item_id in candidates:
@@ -184,9 +198,24 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
                 taken = connection.execute(update(ITEMS).where(
                     ITEMS.c.id == item_id, ITEMS.c.status == "open", _free(now, actor.name))
                     .values(locked_by=actor.name, locked_until=now + lock)).rowcount
-                if taken == 1:
-                    return item_from_row(connection.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one())
-        # every candidate was taken by someone else meanwhile: look again
+                if taken != 1:
+                    continue
+                item = connection.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one()
+                if _withdrawn(connection, item):
+                    continue
+                return item_from_row(item)
+        # every candidate was taken by someone else meanwhile (or withdrawn): look again
+
+
+def _withdrawn(connection: Any, item: Any) -> bool:
+    """An uncoded item whose prediction has left the log (a batch job that failed takes its rows back) is
+    removed when it comes up, so that nobody codes a record that was never acknowledged."""
+    if item.codings_done or connection.execute(select(LOG.c.id).where(LOG.c.id == item.prediction_id)).first():
+        return False
+    if connection.execute(select(DECISIONS.c.id).where(DECISIONS.c.item_id == item.id).limit(1)).first():
+        return False
+    connection.execute(delete(ITEMS).where(ITEMS.c.id == item.id))
+    return True
 
 
 def release_item(ws: Workspace, actor: Actor, item_id: int) -> bool:

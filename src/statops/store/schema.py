@@ -314,7 +314,13 @@ class ReviewItem(Base):
     alternatives as logged. Locked to one coder at a time until `locked_until`."""
 
     __tablename__ = "review_items"
-    __table_args__ = (Index("ix_review_items_model_status", "model", "status"),)
+    __table_args__ = (
+        Index("ix_review_items_model_status", "model", "status"),
+        # handing out the next item walks one of these in order (statops.review.queue.next_item)
+        Index("ix_review_items_oldest", "model", "status", "audit", "predicted_at", "id"),
+        Index("ix_review_items_least_confident", "model", "status", "audit", "confidence", "id"),
+        Index("ix_review_items_locked_by", "locked_by"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     prediction_id: Mapped[str] = mapped_column(String(36), unique=True)
