@@ -184,9 +184,12 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
         now = datetime.now(UTC)
         open_for_actor = and_(ITEMS.c.model == model, ITEMS.c.status == "open", _not_answered_by(actor.name))
         with ws.store.engine.connect() as connection:
-            candidates = connection.execute(select(ITEMS.c.id).where(  # the item they hold (index on locked_by)
-                ITEMS.c.locked_by == actor.name, ITEMS.c.locked_until >= now, open_for_actor)
-                .order_by(ITEMS.c.id).limit(1)).scalars().all()
+            # the item they hold: found by locked_by alone (a coder holds a few items at most), as a
+            # planner might otherwise walk the model's whole queue
+            held = connection.execute(select(ITEMS.c.id, ITEMS.c.model, ITEMS.c.status, ITEMS.c.locked_until)
+                                      .where(ITEMS.c.locked_by == actor.name).order_by(ITEMS.c.id)).all()
+            candidates = [r.id for r in held if r.model == model and r.status == "open"
+                          and aware(r.locked_until) is not None and aware(r.locked_until) >= now][:1]
             for audit in (True, False):  # audit items first; each part walks its index in order
                 candidates = candidates or connection.execute(select(ITEMS.c.id).where(
                     open_for_actor, ITEMS.c.audit == audit, _free(now, actor.name))
