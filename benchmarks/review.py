@@ -5,7 +5,8 @@ every `next` and every answer is recorded.
 
     python benchmarks/review.py [--items 100000] [--coders 8] [--seconds 30] [--workers 1]
 
-The workspace is `statops demo`'s (a model trained on the bundled SOC2010 data), with `--items` logged
+The workspace is `statops demo`'s (a model trained on the bundled SOC2010 data; its store is the one
+STATOPS_DATABASE_URL names, else SQLite), with `--items` logged
 predictions decided `review` (texts of the test split, repeated), queued before the clock starts. Prints a
 table and writes benchmarks/out/review.json.
 """
@@ -115,6 +116,7 @@ def main() -> None:
         print("Building the demo workspace (statops demo)...", flush=True)
         run_demo(home).workspace.close()
         ws = Workspace.open(home)
+        store = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(ws.store.engine.dialect.name, "?")
         fill_queue(ws, MODEL_NAME, args.items)
         tokens = [coder_token(ws, n) for n in range(args.coders)]
         ws.close()
@@ -130,7 +132,6 @@ def main() -> None:
                 thread.join()
         finally:
             stop(server)
-        store = "SQLite"
         result = {"items": args.items, "coders": args.coders, "seconds": args.seconds, "workers": args.workers,
                   "store": store, "cpus": os.cpu_count(), "next": percentiles(out["next"]),
                   "answer": percentiles(out["answer"]), "errors": len(out["errors"]),

@@ -80,7 +80,7 @@ def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
         raise NotFound(f"review item {item_id} does not exist")
     outcome, code = _check_answer(ws, item, answer)
     now = datetime.now(UTC)
-    with ws.store.session() as session:
+    with ws.store.writer_turn(), ws.store.session() as session:
         answered = session.execute(select(DECISIONS.c.id).where(
             DECISIONS.c.item_id == item_id, DECISIONS.c.coder == actor.name)).first()
         if answered is not None:

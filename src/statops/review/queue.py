@@ -197,7 +197,7 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
         if not candidates:
             return None
         for item_id in candidates:
-            with ws.store.engine.begin() as connection:
+            with ws.store.writing() as connection:
                 taken = connection.execute(update(ITEMS).where(
                     ITEMS.c.id == item_id, ITEMS.c.status == "open", _free(now, actor.name))
                     .values(locked_by=actor.name, locked_until=now + lock)).rowcount
@@ -224,7 +224,7 @@ def _withdrawn(connection: Any, item: Any) -> bool:
 def release_item(ws: Workspace, actor: Actor, item_id: int) -> bool:
     """Give an item back without answering it (the coder stops); True when they held it."""
     require(ws, actor, "review.code")
-    with ws.store.engine.begin() as connection:
+    with ws.store.writing() as connection:
         return bool(connection.execute(update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.locked_by == actor.name)
                                        .values(locked_by=None, locked_until=None)).rowcount)
 

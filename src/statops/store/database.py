@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +48,19 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite takes one writer at a time and makes the others sleep and retry (up to 100 ms a try):
+        # writers of one process that wait here instead wait only as long as the writer before them.
+        self._writer = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+
+    def writer_turn(self) -> Any:
+        """Wait for this process's other short writers (on SQLite; nothing to wait for elsewhere)."""
+        return self._writer
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A short write transaction, queued behind this process's other short writers on SQLite."""
+        with self._writer, self.engine.begin() as connection:
+            yield connection
 
     def _alembic_config(self) -> Config:
         config = Config()
