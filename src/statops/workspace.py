@@ -58,9 +58,11 @@ def _create_folder(root: Path) -> None:
 
 
 def disable_telemetry() -> None:
-    """statops runs air-gapped: MLflow must not phone home."""
+    """statops runs air-gapped: MLflow must not phone home. Nor draw its own progress bars when it
+    fetches a model's files: statops reports progress itself, and keeps stderr for what went wrong."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @dataclass

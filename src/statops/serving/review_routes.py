@@ -66,7 +66,7 @@ def next_review_item(model: ModelQuery, request: Request, actor: Annotated[Actor
 
 
 @review.post(
-    "/{item_id}", responses=ERRORS,
+    "/{item_id:int}", responses=ERRORS,
     summary="Answer a review item: a code, `uncodable` or `skip` (coder, modeller, approver, admin)",
     description="409 when the item is locked by someone else, is coded already, or the caller has answered it "
     "(their lock may have expired and another coder taken it); 422 for a code the model's classification lacks. "
@@ -81,7 +81,7 @@ def answer_review_item(item_id: ItemId, body: Answer, request: Request,
 
 
 @review.post(
-    "/{item_id}/release", responses=READ_ERRORS | {409: ERRORS[409]},
+    "/{item_id:int}/release", responses=READ_ERRORS | {409: ERRORS[409]},
     summary="Give back a review item held by the caller, unanswered (coder, modeller, approver, admin)",
     description="The item returns to the queue at once instead of when the caller's lock expires.")
 def release_review_item(item_id: ItemId, request: Request, actor: Annotated[Actor, ANY_TOKEN]) -> Response:
