@@ -1,6 +1,6 @@
 """The review queue over HTTP against a real server, on SQLite and PostgreSQL: a coder takes the next item
 (locked to them, with titled suggestions), answers it; a second answer, another coder's locked item and a
-code the classification lacks are refused with nothing written; a viewer may read the queue's progress
+code the classification lacks (409) and a malformed answer (422) are refused with nothing written; a viewer may read the queue's progress
 but not code; an item can be given back."""
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def test_coders_take_and_answer_items_over_http(trained: Trained, served: tuple[
                         headers=bearer(ben))
     assert taken.status_code == 409 and "locked by ana-http" in taken.json()["detail"]
     unknown = client.post(f"/v1/review/{item['id']}", json={"answer": "99999"}, headers=bearer(ana))
-    assert unknown.status_code == 422 and "not in the classification" in unknown.json()["detail"]
-    assert client.post(f"/v1/review/{item['id']}", json={"answer": "2136", "extra": 1},
-                       headers=bearer(ana)).status_code == 422
+    assert unknown.status_code == 409 and "not in the classification" in unknown.json()["detail"]
+    for bad in ({"answer": "2136", "extra": 1}, {"answer": "2136", "seconds": False}, {"answer": ""}):
+        assert client.post(f"/v1/review/{item['id']}", json=bad, headers=bearer(ana)).status_code == 422
     assert _decisions(ws) == before
     done = client.post(f"/v1/review/{item['id']}", json={"answer": truth[item["text"]], "seconds": 7.5},
                        headers=bearer(ana))

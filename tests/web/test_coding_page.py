@@ -113,6 +113,7 @@ def test_a_viewer_is_refused_and_a_form_without_the_csrf_token_too(trained: Trai
         page = context.new_page()
         _sign_in(page, site, "cora")
         before = len(_decisions(ws, "cora"))
+        assert page.locator("#record").count() == 1, page.locator("main").inner_text()
         item_text = page.locator("#record").inner_text()
         page.evaluate("document.querySelector('#answer input[name=csrf]').remove()")
         page.keyboard.press("1")

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from statops.accounts import Actor
-from statops.errors import NotFound
+from statops.errors import Conflict, InvalidInput, NotFound
 from statops.review import decide_item, next_item, release_item, review_stats
 from statops.review.aids import suggestion_choices
 from statops.serving.auth import Permission
@@ -35,7 +35,7 @@ class Answer(BaseModel):
     answer: str = Field(min_length=1, max_length=100, pattern=NO_NUL, examples=["2136"],
                         description="a code of the model's classification, `uncodable`, or `skip` (not shown to "
                                     "this coder again; another coder takes it)")
-    seconds: float | None = Field(default=None, ge=0, lt=86_400,
+    seconds: float | None = Field(default=None, ge=0, lt=86_400, strict=True,
                                   description="how long the coder took over the item, in seconds")
 
 
@@ -69,12 +69,15 @@ def next_review_item(model: ModelQuery, request: Request, actor: Annotated[Actor
     "/{item_id:int}", responses=ERRORS,
     summary="Answer a review item: a code, `uncodable` or `skip` (coder, modeller, approver, admin)",
     description="409 when the item is locked by someone else, is coded already, or the caller has answered it "
-    "(their lock may have expired and another coder taken it); 422 for a code the model's classification lacks. "
+    "(their lock may have expired and another coder taken it), or for a code the model's classification lacks. "
     "A code becomes the prediction's true code for monitoring in the same transaction. A refused answer writes "
     "nothing.")
 def answer_review_item(item_id: ItemId, body: Answer, request: Request,
                        actor: Annotated[Actor, ANY_TOKEN]) -> Response:
-    decided = decide_item(_ws(request), actor, item_id, body.answer, body.seconds)
+    try:
+        decided = decide_item(_ws(request), actor, item_id, body.answer, body.seconds)
+    except InvalidInput as exc:  # the schema checked the form: what is left is the classification
+        raise Conflict(str(exc)) from None
     return json_response({"item_id": decided.item_id, "prediction_id": decided.prediction_id,
                           "coder": decided.coder, "outcome": decided.outcome, "code": decided.code,
                           "item_done": decided.item_done})
