@@ -5,6 +5,7 @@ without the session's CSRF token is refused with nothing written; signing out en
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from statops.errors import Conflict
 from statops.review.queue import DECISIONS
 from tests.browser import chromium
 from tests.conftest import Trained
-from tests.monitoring.streams import bundled_test_split
+from tests.monitoring.streams import bundled_test_split, log_texts
 from tests.serving.live import TEST_ADMIN, copy_version, live_server, predict, server_settings
 
 MODEL = "review-web"
@@ -104,6 +105,7 @@ def test_a_coder_codes_ten_items_by_keyboard(trained: Trained, site: str) -> Non
 
 def test_a_viewer_is_refused_and_a_form_without_the_csrf_token_too(trained: Trained, site: str) -> None:
     ws = trained.ws
+    log_texts(ws, MODEL, bundled_test_split().tail(20)["text"].tolist(), str(uuid.uuid4()))  # items for cora
     with chromium() as context:
         page = context.new_page()
         _sign_in(page, site, "vera")
