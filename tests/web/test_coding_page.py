@@ -63,7 +63,8 @@ def _press(page: Any, key: str) -> None:
 def _sign_in(page: Any, url: str, name: str) -> None:
     page.goto(f"{url}/review/{MODEL}")
     assert "/sign-in" in page.url
-    page.keyboard.type(name)  # the user name field has the focus
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")  # autofocus
+    page.keyboard.type(name)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     _press(page, "Enter")
