@@ -189,7 +189,7 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
             held = connection.execute(select(ITEMS.c.id, ITEMS.c.model, ITEMS.c.status, ITEMS.c.locked_until)
                                       .where(ITEMS.c.locked_by == actor.name).order_by(ITEMS.c.id)).all()
             candidates = [r.id for r in held if r.model == model and r.status == "open"
-                          and aware(r.locked_until) is not None and aware(r.locked_until) >= now][:1]
+                          and (aware(r.locked_until) or now - lock) >= now][:1]
             for audit in (True, False):  # audit items first; each part walks its index in order
                 candidates = candidates or connection.execute(select(ITEMS.c.id).where(
                     open_for_actor, ITEMS.c.audit == audit, _free(now, actor.name))

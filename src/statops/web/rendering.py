@@ -34,7 +34,7 @@ def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_TEMPLATES.get_template(template).render(**context), status_code=status, headers=HEADERS)
 
 
-def message(request: Request, title: str, text: str, status: int, signed: SignedIn | None = None,
+def message(title: str, text: str, status: int, signed: SignedIn | None = None,
             link: tuple[str, str] | None = None) -> HTMLResponse:
     """A page that says one thing (an error, a refusal) with a way on."""
     return page("message.html", status, title=title, text=text, signed=signed, link=link)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from typing import Annotated
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,8 +27,8 @@ ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ACTIONS = ("code", UNCODABLE, SKIP)
 
 
-def _refused(request: Request, session: SignedIn) -> Response:
-    return message(request, "Not allowed", f"Your role ({session.actor.role}) may not code review items; ask an "
+def _refused(session: SignedIn) -> Response:
+    return message("Not allowed", f"Your role ({session.actor.role}) may not code review items; ask an "
                    "admin for the coder role.", 403, session)
 
 
@@ -37,7 +38,7 @@ async def review_index(request: Request) -> Response:
     if session is None:
         return to_sign_in(request)
     if not allowed(session.actor.role, "review.code"):
-        return _refused(request, session)
+        return _refused(session)
     overview = await run_in_threadpool(queues, ws_of(request))
     return page("review_index.html", signed=session, queues=overview)
 
@@ -49,7 +50,7 @@ async def review_item(request: Request, model: ModelName,
     if session is None:
         return to_sign_in(request)
     if not allowed(session.actor.role, "review.code"):
-        return _refused(request, session)
+        return _refused(session)
     ws = ws_of(request)
 
     def gather() -> dict[str, object]:
@@ -65,7 +66,7 @@ async def review_item(request: Request, model: ModelName,
     try:
         found = await run_in_threadpool(gather)
     except NotFound as exc:
-        return message(request, "No such model", str(exc), 404, session, ("/review", "All queues"))
+        return message("No such model", str(exc), 404, session, ("/review", "All queues"))
     return page("review_item.html", signed=session, model=model, q=q, error=error[:300],
                 shown_at=int(time.time() * 1000), **found)
 
@@ -74,19 +75,19 @@ async def review_item(request: Request, model: ModelName,
 async def answer_item(request: Request, model: ModelName, item_id: ItemId) -> Response:
     session = await signed_in(request)
     if session is None:
-        return message(request, "Signed out", "Your session has ended, so this answer was not saved; sign in "
+        return message("Signed out", "Your session has ended, so this answer was not saved; sign in "
                        "again and take the item again.", 401, None, (f"/sign-in?next=/review/{model}", "Sign in"))
     try:
         form = await read_form(request)
     except InvalidInput as exc:
-        return message(request, "Answer refused", str(exc), 400, session)
+        return message("Answer refused", str(exc), 400, session)
     if not csrf_ok(form, session.csrf):
-        return message(request, "Answer refused", "The form did not carry this session's token (it may come from "
+        return message("Answer refused", "The form did not carry this session's token (it may come from "
                        "another site, or an older sign-in); nothing was saved.", 403, session,
                        (f"/review/{model}", "Back to the queue"))
     action = form.field("action") or "code"
     if action not in ACTIONS:
-        return message(request, "Answer refused", f"unknown action '{action[:20]}'", 400, session)
+        return message("Answer refused", f"unknown action '{action[:20]}'", 400, session)
     answer = action if action != "code" else (form.field("typed").strip() or form.field("code").strip())
     if not answer:
         return RedirectResponse(f"/review/{model}?error=Pick+a+suggestion+(1-5)+or+type+a+code", 303, headers=HEADERS)
@@ -96,7 +97,7 @@ async def answer_item(request: Request, model: ModelName, item_id: ItemId) -> Re
     except InvalidInput as exc:
         return RedirectResponse(f"/review/{model}?error={_quote(str(exc))}", 303, headers=HEADERS)
     except (Conflict, NotFound) as exc:
-        return message(request, "Answer not saved", str(exc), 409, session, (f"/review/{model}", "Next item"))
+        return message("Answer not saved", str(exc), 409, session, (f"/review/{model}", "Next item"))
     return RedirectResponse(f"/review/{model}", 303, headers=HEADERS)
 
 
@@ -110,6 +111,4 @@ def _seconds_since(shown_at: str) -> float | None:
 
 
 def _quote(text: str) -> str:
-    from urllib.parse import quote_plus
-
     return quote_plus(text[:300])

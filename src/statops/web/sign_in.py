@@ -56,10 +56,10 @@ async def sign_in_form(request: Request) -> Response:
     try:
         form = await read_form(request)
     except InvalidInput as exc:
-        return message(request, "Sign-in refused", str(exc), 400, link=("/sign-in", "Sign in"))
+        return message("Sign-in refused", str(exc), 400, link=("/sign-in", "Sign in"))
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not csrf_ok(form, expected):
-        return message(request, "Sign-in refused", "The form had expired or did not come from this site; "
+        return message("Sign-in refused", "The form had expired or did not come from this site; "
                        "please sign in again.", 403, link=("/sign-in", "Sign in"))
     name = form.field("name").strip()[:MAX_NAME_CHARS]
     ws = ws_of(request)
@@ -81,10 +81,10 @@ async def sign_out_form(request: Request) -> Response:
     try:
         form = await read_form(request)
     except InvalidInput as exc:
-        return message(request, "Sign-out refused", str(exc), 400, session)
+        return message("Sign-out refused", str(exc), 400, session)
     if session is not None:
         if not csrf_ok(form, session.csrf):
-            return message(request, "Sign-out refused", "The form did not come from this site.", 403, session)
+            return message("Sign-out refused", "The form did not come from this site.", 403, session)
         await run_in_threadpool(sign_out, ws_of(request), request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/sign-in", 303, headers=HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/")
