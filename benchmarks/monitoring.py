@@ -98,7 +98,7 @@ def build(home: Path, rows: int, database_url: str | None) -> None:
         write_rows(ws.store, [
             {"id": new_id(), "at": at, "model": "occupation", "version": ref.version, "alias": None,
              "source": "batch", "request_id": f"bench-{first}", "input_sha256": "0" * 64,
-             "input_text": texts.iat[i], "code": answers["code"].iat[i],
+             "input_text": texts.iat[i], "text_length": len(texts.iat[i]), "code": answers["code"].iat[i],
              "confidence": float(answers["confidence"].iat[i]),
              "decision": answers["decision"].iat[i], "alternatives": "[]", "requested_by": "bench"}
             for i in pick])

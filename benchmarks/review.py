@@ -57,7 +57,8 @@ def fill_queue(ws: Workspace, model: str, items: int) -> None:
         write_rows(ws.store, [
             {"id": new_id(), "at": start + timedelta(seconds=(first + n) / 100), "model": model,
              "version": ref.version, "alias": None, "source": "batch", "request_id": f"bench-{first}",
-             "input_sha256": "0" * 64, "input_text": texts.iat[i], "code": answers["code"].iat[i],
+             "input_sha256": "0" * 64, "input_text": texts.iat[i], "text_length": len(texts.iat[i]),
+             "code": answers["code"].iat[i],
              "confidence": float(answers["confidence"].iat[i]), "decision": "review",
              "alternatives": answers["alternatives"].iat[i], "requested_by": "bench"}
             for n, i in enumerate(pick)])

@@ -131,7 +131,8 @@ def test_bad_inputs_give_clear_statuses(trained: Trained, requests: list[str]) -
     start = now()
     _log(trained, requests, stream("none", 300), keep_text=False)
     hidden = monitor(trained.ws, trained.model, window="day", since=start)
-    assert hidden.latest.signal("text_drift").note.startswith("no texts logged")
+    assert hidden.latest.signal("text_drift").note.startswith("no texts logged"), hidden.latest.signal("text_drift")
+    assert hidden.latest.signal("text_length_shift").status != NOT_ENOUGH  # lengths are kept
     assert hidden.latest.signal("auto_coded_share").status == OK
 
     start = now()

@@ -47,6 +47,7 @@ def test_an_answer_arrives_only_once_its_predictions_are_committed(trained) -> N
         server.stop()
     rows = logged(ws, ids)
     assert len(rows) == 10 and all(row.input_text is None and len(row.input_sha256) == 64 for row in rows)
+    assert sorted(row.text_length for row in rows) == [7] * 5 + [10] * 5  # monitoring's length signal stays
 
 
 def test_a_failing_log_makes_requests_wait_or_503_never_answer_unlogged(trained) -> None:  # noqa: ANN001

@@ -120,6 +120,10 @@ def test_sigkill_of_one_of_two_workers_loses_no_answered_prediction(trained, tex
             os.kill(victim, signal.SIGKILL)
             killed_at = load.answered()
             load.wait_answered(killed_at + 200)  # the other worker goes on answering
+        # uvicorn starts a worker in the victim's place; a SIGTERM while that one is still importing
+        # the app waits for the import (seconds on a loaded machine), so stop once it is up.
+        wait_for(lambda: server.output().count("Application startup complete") >= 3, 90,
+                 "no worker started in the killed one's place")
         stopped_in = server.stop(signal.SIGTERM)
     assert stopped_in < 10, server.output()
     assert missing_from_log(trained.ws, load.ids) == [], f"of {len(load.ids)} answered"

@@ -66,14 +66,14 @@ class Window:
 
 def read_log_columns(store: Store, model: str, version: str | None, since: datetime | None = None,
                      until: datetime | None = None) -> pd.DataFrame:
-    """The log's `at`, `code`, `confidence`, `decision` and the input's length (None where no text was kept),
-    oldest first.
+    """The log's `at`, `code`, `confidence`, `decision` and the input's length (None in rows logged before
+    the length was kept), oldest first.
 
     The rows come straight from the driver's cursor: SQLAlchemy's per-row result objects and time parsing
     would take three times longer than the query for a million rows; times are parsed in one go."""
     query = select(type_coerce(TABLE.c.at, String), TABLE.c.code, TABLE.c.confidence,
                    case((TABLE.c.decision == "auto", 1), else_=0),
-                   func.length(TABLE.c.input_text))
+                   TABLE.c.text_length)
     query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
     with store.engine.connect() as connection:
         result = connection.execute(query)
@@ -92,14 +92,8 @@ def sample_texts(store: Store, model: str, version: str | None, window: Window, 
     """About `wanted` logged input texts drawn at random from `window` (those whose id ends in a hex
     number under a bound), without bringing the others out of the database. A window of N records is
     found again by its offset in the log's order (its rows may share times with the next window's)."""
-    query = select(TABLE.c.id, TABLE.c.input_text).where(TABLE.c.model == model)
-    if version is not None:
-        query = query.where(TABLE.c.version == version)
+    query = in_window(select(TABLE.c.id, TABLE.c.input_text), model, version, since, until)
     if window.offset is not None:  # the same rows, in the same order, as read_log_columns read
-        if since is not None:
-            query = query.where(TABLE.c.at >= since)
-        if until is not None:
-            query = query.where(TABLE.c.at < until)
         query = query.order_by(TABLE.c.at, TABLE.c.id).offset(window.offset).limit(window.size)
     else:  # a range of times is enough (and needs no sort)
         if window.start is not None:

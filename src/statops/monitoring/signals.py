@@ -277,7 +277,7 @@ def compute_signals(data: WindowInput, ref: ReferenceProfile, s: Settings) -> li
     else:
         signals.append(_ks("text_length_shift", lengths, ref.text_length.astype(float), s, "characters"))
         if len(texts) < min(s.monitor_min_records, s.monitor_text_sample):
-            why = "all texts are empty" if not texts else f"{len(texts)} non-empty texts"
+            why = NO_TEXTS if not data.texts else f"{len(texts)} non-empty texts"  # lengths are kept without them
             signals += [_not_enough("out_of_vocabulary_rate", why), _not_enough("text_drift", why)]
         else:
             signals += [_oov(texts, ref, s), _text_drift(texts, ref, s)]

@@ -95,7 +95,7 @@ def prediction_rows(
     return [
         {"id": row_id, "at": at, "model": ref.name, "version": ref.version, "alias": ref.alias,
          "source": source, "request_id": request_id, "input_sha256": text_sha256(text),
-         "input_text": text if keep_text else None, "code": code, "confidence": confidence,
+         "input_text": text if keep_text else None, "text_length": len(text), "code": code, "confidence": confidence,
          "decision": decision, "alternatives": alts, "requested_by": requested_by}
         for row_id, text, code, confidence, decision, alts in zip(
             ids, texts, columns["code"], columns["confidence"], columns["decision"], alternatives,

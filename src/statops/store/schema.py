@@ -167,7 +167,9 @@ class PredictionLogEntry(Base):
     """One prediction, online or batch: what was asked, of which model version, and the answer."""
 
     __tablename__ = "prediction_log"
-    __table_args__ = (Index("ix_prediction_log_model_version_at", "model", "version", "at"),)
+    # every column monitoring reads, in its order: a window is read from the index alone
+    __table_args__ = (Index("ix_prediction_log_monitoring", "model", "version", "at", "id", "code", "confidence",
+                            "decision", "text_length"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # time-ordered, made at request time
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -178,6 +180,7 @@ class PredictionLogEntry(Base):
     request_id: Mapped[str] = mapped_column(String(36), index=True)  # one HTTP request or one batch job
     input_sha256: Mapped[str] = mapped_column(String(64), index=True)
     input_text: Mapped[str | None] = mapped_column(Text, nullable=True)  # None when STATOPS_LOG_TEXT=false
+    text_length: Mapped[int | None] = mapped_column(Integer, nullable=True)  # kept also when the text is not
     code: Mapped[str] = mapped_column(String(100))
     confidence: Mapped[float] = mapped_column(Float)
     decision: Mapped[str] = mapped_column(String(20))
