@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy import Float, String, case, cast, func, select, type_coerce
 
 from statops.errors import InvalidInput
 from statops.scoring.prediction_log import TABLE, in_window
 from statops.store import Store
+from statops.store.column_read import read_frame
 
 COLUMNS = ("at", "code", "confidence", "decision", "text_length")
 _SAMPLE_DIGITS = 4  # the last hex digits of a time-ordered id are random: a cheap, portable sample
@@ -67,23 +68,19 @@ class Window:
 def read_log_columns(store: Store, model: str, version: str | None, since: datetime | None = None,
                      until: datetime | None = None) -> pd.DataFrame:
     """The log's `at`, `code`, `confidence`, `decision` and the input's length (None in rows logged before
-    the length was kept), oldest first.
-
-    The rows come straight from the driver's cursor: SQLAlchemy's per-row result objects and time parsing
-    would take three times longer than the query for a million rows; times are parsed in one go."""
-    query = select(type_coerce(TABLE.c.at, String), TABLE.c.code, TABLE.c.confidence,
-                   case((TABLE.c.decision == "auto", 1), else_=0),
-                   TABLE.c.text_length)
+    the length was kept), oldest first: read from the log's monitoring index alone (statops.store.column_read)."""
+    query = select(TABLE.c.at, type_coerce(TABLE.c.code, String).label("code"),
+                   cast(TABLE.c.confidence, Float).label("confidence"),
+                   case((TABLE.c.decision == "auto", 1), else_=0).label("auto"), TABLE.c.text_length)
     query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
-    with store.engine.connect() as connection:
-        result = connection.execute(query)
-        rows = result.cursor.fetchall() if result.cursor is not None else []
-    frame = pd.DataFrame(rows, columns=["at", "code", "confidence", "auto", "text_length"])
-    frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
-    frame["confidence"] = frame["confidence"].astype(float)
-    frame["decision"] = np.where(frame.pop("auto").to_numpy(dtype=bool), "auto", "review")
-    frame["text_length"] = pd.to_numeric(frame["text_length"], errors="coerce")
+    frame = read_frame(store, query)
+    if not pd.api.types.is_datetime64_any_dtype(frame["at"]):  # SQLite keeps UTC times as text
+        frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame["at"] = frame["at"].dt.tz_convert(UTC) if frame["at"].dt.tz is not None else frame["at"].dt.tz_localize(UTC)
     frame["code"] = frame["code"].astype(str)
+    frame["confidence"] = frame["confidence"].astype(float)
+    frame["decision"] = np.where(frame.pop("auto").to_numpy() == 1, "auto", "review")
+    frame["text_length"] = pd.to_numeric(frame["text_length"], errors="coerce").astype(float)
     return frame[list(COLUMNS)]
 
 
