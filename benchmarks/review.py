@@ -1,9 +1,14 @@
 """Review queue speed: `GET /v1/review/next` with 100,000 items queued and 8 coders at once, against a real
 `statops serve`. Each coder (a thread with its own keep-alive connection and API token) asks for the next
-item, then answers it with the model's own code (`POST /v1/review/{id}`), for `--seconds`; the latency of
-every `next` and every answer is recorded.
+item, looks at it for `--pause` seconds (drawn uniformly between half and one and a half times it), then
+answers it with the model's own code (`POST /v1/review/{id}`), for `--seconds`; the latency of every
+`next` and every answer is recorded.
 
-    python benchmarks/review.py [--items 100000] [--coders 8] [--seconds 30] [--workers 1]
+A person takes tens of seconds over a record; `--pause 1` (the default) is far quicker than that, and
+`--pause 0` is a stress test: eight clients that never stop asking keep the server's CPU busy, so each
+request waits for the others (latency = clients x service time on a saturated worker).
+
+    python benchmarks/review.py [--items 100000] [--coders 8] [--seconds 120] [--pause 1] [--workers 1]
 
 The workspace is `statops demo`'s (a model trained on the bundled SOC2010 data; its store is the one
 STATOPS_DATABASE_URL names, else SQLite), with `--items` logged
@@ -76,7 +81,8 @@ def coder_token(ws: Workspace, n: int) -> str:
     return create_token(ws, local, f"bench-coder-{n}", label=f"benchmark {uuid.uuid4().hex[:6]}")[1]
 
 
-def code(port: int, token: str, model: str, until: float, out: dict[str, list[float]]) -> None:
+def code(port: int, token: str, model: str, until: float, pause: float, out: dict[str, list[float]]) -> None:
+    rng = np.random.default_rng(int.from_bytes(token.encode()[-4:], "big"))
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     while time.perf_counter() < until:
@@ -89,6 +95,8 @@ def code(port: int, token: str, model: str, until: float, out: dict[str, list[fl
             out["errors"].append(response.status)
             return
         item = json.loads(body)
+        if pause > 0:
+            time.sleep(pause * rng.uniform(0.5, 1.5))
         started = time.perf_counter()
         connection.request("POST", f"/v1/review/{item['id']}", headers=headers,
                            body=json.dumps({"answer": item["code"], "seconds": 5.0}))
@@ -109,7 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--coders", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds a coder looks at an item (0: stress)")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,25 +135,28 @@ def main() -> None:
         out: dict[str, list[Any]] = {"next": [], "answer": [], "errors": []}
         try:
             until = time.perf_counter() + args.seconds
-            threads = [threading.Thread(target=code, args=(port, t, MODEL_NAME, until, out)) for t in tokens]
+            threads = [threading.Thread(target=code, args=(port, t, MODEL_NAME, until, args.pause, out))
+                       for t in tokens]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
         finally:
             stop(server)
-        result = {"items": args.items, "coders": args.coders, "seconds": args.seconds, "workers": args.workers,
+        result = {"items": args.items, "coders": args.coders, "seconds": args.seconds, "pause": args.pause,
+                  "workers": args.workers,
                   "store": store, "cpus": os.cpu_count(), "next": percentiles(out["next"]),
                   "answer": percentiles(out["answer"]), "errors": len(out["errors"]),
                   "items_per_second": len(out["answer"]) / args.seconds}
-        print(f"{args.items:,} items, {args.coders} coders, {store}, {args.workers} worker(s), {os.cpu_count()} CPUs")
+        print(f"{args.items:,} items, {args.coders} coders pausing {args.pause:g} s, {store}, "
+              f"{args.workers} worker(s), {os.cpu_count()} CPUs")
         print(f"{'':8}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
         for kind in ("next", "answer"):
             p = result[kind]
             print(f"{kind:8}{p['count']:>8,}{p['p50_ms']:>9.1f}{p['p95_ms']:>9.1f}{p['p99_ms']:>9.1f}{p['max_ms']:>9.1f}")
         print(f"answered {result['items_per_second']:.0f} items/s; {result['errors']} errors")
         OUT.mkdir(exist_ok=True)
-        (OUT / "review.json").write_text(json.dumps(result, indent=2))
+        (OUT / f"review-pause{args.pause:g}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
