@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Select
 
@@ -22,14 +23,18 @@ from statops.store.database import Store
 
 
 def read_frame(store: Store, query: Select[Any]) -> pd.DataFrame:
-    """The rows of `query` as a DataFrame (column names from the query's labels)."""
+    """The rows of `query` as a DataFrame (column names from the query's labels; on SQLite every column is
+    of Python objects)."""
     url = store.engine.url
     names = [column.name for column in query.selected_columns]
     if url.get_backend_name() == "sqlite":
         with store.engine.connect() as connection:
             result = connection.execute(query)
             rows = result.cursor.fetchall() if result.cursor is not None else []
-        return pd.DataFrame(rows, columns=names)
+        # one object array, then a column view each: pandas infers nothing (a third of the time of
+        # DataFrame(rows) on a million rows); the caller sets the types it needs
+        values = np.array(rows, dtype=object).reshape(len(rows), len(names))
+        return pd.DataFrame({name: values[:, i] for i, name in enumerate(names)})
     if url.get_backend_name() != "postgresql":
         raise StatopsError(f"statops keeps its store in SQLite or PostgreSQL, not {url.get_backend_name()}")
     import adbc_driver_postgresql.dbapi
