@@ -21,6 +21,7 @@ from statops.store import Store
 from statops.store.column_read import read_frame
 
 COLUMNS = ("at", "code", "confidence", "decision", "text_length")
+DECISIONS = ["review", "auto"]  # the decision column's categories: 0 review, 1 auto
 _SAMPLE_DIGITS = 4  # the last hex digits of a time-ordered id are random: a cheap, portable sample
 
 
@@ -94,7 +95,7 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
         frame["at"] = pd.to_datetime(frame["at"].astype("int64"), unit="us", utc=True)
     frame["at"] = frame["at"].dt.tz_convert(UTC) if frame["at"].dt.tz is not None else frame["at"].dt.tz_localize(UTC)
     frame["confidence"] = frame["confidence"].astype(float)
-    frame["decision"] = np.where(frame.pop("auto").to_numpy() == 1, "auto", "review")
+    frame["decision"] = pd.Categorical.from_codes(frame.pop("auto").to_numpy(dtype=np.int8), DECISIONS)
     frame["text_length"] = pd.to_numeric(frame["text_length"], errors="coerce").astype(float)
     return frame[list(COLUMNS)]
 

@@ -34,7 +34,7 @@ def read_frame(store: Store, query: Select[Any]) -> pd.DataFrame:
         # one object array, then a column view each: pandas infers nothing (a third of the time of
         # DataFrame(rows) on a million rows); the caller sets the types it needs
         values = np.array(rows, dtype=object).reshape(len(rows), len(names))
-        return pd.DataFrame({name: values[:, i] for i, name in enumerate(names)})
+        return pd.DataFrame({name: pd.Series(values[:, i], dtype=object) for i, name in enumerate(names)})
     if url.get_backend_name() != "postgresql":
         raise StatopsError(f"statops keeps its store in SQLite or PostgreSQL, not {url.get_backend_name()}")
     import adbc_driver_postgresql.dbapi
