@@ -4,7 +4,6 @@ quarter, labelled as the catalogue labels cycles: 2025M03, 2025Q1), or every N r
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +19,9 @@ from statops.scoring.prediction_log import TABLE, in_window
 from statops.store import Store
 from statops.store.column_read import read_frame
 
-COLUMNS = ("at", "code", "confidence", "decision", "text_length")
+COLUMNS = ("id", "at", "code", "confidence", "decision", "text_length")
 DECISIONS = ["review", "auto"]  # the decision column's categories: 0 review, 1 auto
-_SAMPLE_DIGITS = 4  # the last hex digits of a time-ordered id are random: a cheap, portable sample
+_LOOKUPS = 500  # ids a query looks up at once
 
 
 PERIODS = ("day", "week", "month", "quarter")  # month and quarter: production cycles
@@ -60,7 +59,6 @@ class Window:
     end: datetime | None  # exclusive for day and week windows; the last record's time otherwise
     records: pd.DataFrame
     complete: bool = True  # False for the day or week still under way
-    offset: int | None = None  # for N records sharing times with the next or last window: position in the read
     end_inclusive: bool = False  # a window of N records ends at its last record's time
 
     @property
@@ -86,7 +84,7 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
     # a row to bring out, not a string to parse
     at = (_sqlite_seconds(TABLE.c.at) * 1_000_000 + cast(func.substr(TABLE.c.at, 21, 6), Integer)) if sqlite \
         else TABLE.c.at
-    query = select(at.label("at"), type_coerce(TABLE.c.code, String).label("code"),
+    query = select(TABLE.c.id, at.label("at"), type_coerce(TABLE.c.code, String).label("code"),
                    cast(TABLE.c.confidence, Float).label("confidence"),
                    case((TABLE.c.decision == "auto", 1), else_=0).label("auto"), TABLE.c.text_length)
     query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
@@ -100,30 +98,18 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
     return frame[list(COLUMNS)]
 
 
-def sample_texts(store: Store, model: str, version: str | None, window: Window, wanted: int,
-                 since: datetime | None = None, until: datetime | None = None) -> list[str]:
-    """About `wanted` logged input texts drawn at random from `window` (those whose id ends in a hex
-    number under a bound), without bringing the others out of the database. A window of N records is
-    found again by its offset in the log's order (its rows may share times with the next window's)."""
-    query = in_window(select(TABLE.c.id, TABLE.c.input_text), model, version, since, until)
-    if window.offset is not None:  # the same rows, in the same order, as read_log_columns read
-        query = query.order_by(TABLE.c.at, TABLE.c.id).offset(window.offset).limit(window.size)
-    else:  # a range of times is enough (and needs no sort)
-        if window.start is not None:
-            query = query.where(TABLE.c.at >= window.start)
-        if window.end is not None:
-            query = query.where(TABLE.c.at <= window.end if window.end_inclusive else TABLE.c.at < window.end)
-    rows = query.subquery()
-    sampled = select(rows.c.input_text).where(rows.c.input_text.is_not(None))
-    share = min(1.0, 1.5 * wanted / max(window.size, 1))  # a margin: the draw is binomial
-    if share < 1.0:
-        bound = f"{math.ceil(share * 16**_SAMPLE_DIGITS):0{_SAMPLE_DIGITS}x}"
-        sampled = sampled.where(func.substr(rows.c.id, 37 - _SAMPLE_DIGITS, _SAMPLE_DIGITS) < bound)
+def sample_texts(store: Store, window: Window, wanted: int) -> list[str]:
+    """About `wanted` logged input texts of `window`'s records drawn at random (by their ids, each text
+    looked up by its key: the other texts are never read). Records logged without their text give none."""
+    ids = window.records["id"].to_numpy()
+    if len(ids) > wanted:
+        ids = ids[np.sort(np.random.default_rng(len(ids)).choice(len(ids), wanted, replace=False))]
+    texts: list[str] = []
     with store.engine.connect() as connection:
-        texts = [t for (t,) in connection.execute(sampled)]
-    if len(texts) > wanted:
-        rng = np.random.default_rng(len(texts))
-        texts = [texts[i] for i in np.sort(rng.choice(len(texts), wanted, replace=False))]
+        for first in range(0, len(ids), _LOOKUPS):
+            query = select(TABLE.c.input_text).where(TABLE.c.id.in_(ids[first:first + _LOOKUPS].tolist()),
+                                                     TABLE.c.input_text.is_not(None))
+            texts += [t for (t,) in connection.execute(query)]
     return texts
 
 
@@ -160,16 +146,11 @@ def windows(frame: pd.DataFrame, spec: WindowSpec, now: datetime | None = None) 
         return
     now = now or datetime.now(UTC)
     if spec.kind == "records":
-        times = frame["at"].astype("int64").to_numpy()  # not to_numpy(): tz-aware gives Timestamp objects
         for first in range(0, len(frame), spec.records):
             part = frame.iloc[first:first + spec.records]
-            last = first + len(part)
-            # rows of one batch share one time: a window cut inside it is found again by position
-            shared = (first > 0 and times[first - 1] == times[first]) or (last < len(frame) and
-                                                                          times[last] == times[last - 1])
-            yield Window(f"records {first + 1:,}-{last:,}", part["at"].iloc[0].to_pydatetime(),
+            yield Window(f"records {first + 1:,}-{first + len(part):,}", part["at"].iloc[0].to_pydatetime(),
                          part["at"].iloc[-1].to_pydatetime(), part, complete=len(part) == spec.records,
-                         offset=first if shared else None, end_inclusive=True)
+                         end_inclusive=True)
         return
     starts = period_starts(frame["at"], spec.kind)
     bounds = np.searchsorted(starts.astype("int64").to_numpy(), starts.drop_duplicates().astype("int64").to_numpy())

@@ -143,7 +143,7 @@ def monitor(ws: Workspace, model: str, version: str | None = None, window: str |
     volumes: list[int] = []
     last_records = frame.iloc[0:0]
     for part in windows(frame, spec, now):
-        results.append(_window_signals(ws, ref, reference, part, labelled, volumes, since, until, now))
+        results.append(_window_signals(ws, reference, part, labelled, volumes, now))
         if part.complete:
             volumes.append(part.size)
         if part.size:
@@ -168,20 +168,15 @@ def monitor(ws: Workspace, model: str, version: str | None = None, window: str |
     return result
 
 
-def _window_signals(ws: Workspace, ref: ModelVersionRef, reference: ReferenceProfile, part: Window,
-                    labelled: pd.DataFrame, volumes: list[int], since: datetime | None, until: datetime | None,
-                    now: datetime) -> WindowResult:
+def _window_signals(ws: Workspace, reference: ReferenceProfile, part: Window, labelled: pd.DataFrame,
+                    volumes: list[int], now: datetime) -> WindowResult:
     settings = ws.settings
     texts: list[str] | None = None
     if part.size and part.records["text_length"].notna().any():
-        texts = sample_texts(ws.store, ref.name, ref.version, part, settings.monitor_text_sample, since, until)
-    if part.end_inclusive:
-        first, last = part.records["at"].iloc[0], part.records["at"].iloc[-1]
-        in_window = labelled[(labelled["at"] >= first) & (labelled["at"] <= last)] if len(labelled) else labelled
-    elif part.start is not None and part.end is not None and len(labelled):
-        in_window = labelled[(labelled["at"] >= pd.Timestamp(part.start)) & (labelled["at"] < pd.Timestamp(part.end))]
-    else:
-        in_window = labelled
+        texts = sample_texts(ws.store, part, settings.monitor_text_sample)
+    # the window's records that have a true code (by id: rows of one batch share a time, and a window of
+    # N records may end inside a batch)
+    in_window = labelled[labelled["id"].isin(part.records["id"])] if len(labelled) else labelled
     expected = None
     if volumes and not part.end_inclusive:  # windows of N records have the same volume by design
         expected = float(np.median(volumes)) * elapsed_share(part, now)
