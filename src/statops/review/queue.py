@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -156,21 +156,31 @@ def _sync_in_background(ws: Workspace, model: str, key: tuple[str, str]) -> None
             _SYNCING.discard(key)
 
 
-def _order(setting: str) -> list[Any]:
-    """The order within audit items, and within the others (each an index: model, status, audit, ...)."""
+def _check_order(setting: str) -> str:
     if setting not in ORDERS:
         raise InvalidInput(f"unknown review order '{setting}'; orders: {', '.join(ORDERS)}")
-    first = ITEMS.c.confidence if setting == "least_confident" else ITEMS.c.predicted_at
-    return [first, ITEMS.c.id]
+    return setting
 
 
-def _not_answered_by(actor: str) -> Any:
-    """Items this coder has not answered yet (a second coding is by someone else; a skip is not shown again)."""
-    return ~exists().where(DECISIONS.c.item_id == ITEMS.c.id, DECISIONS.c.coder == actor)
+# The hand-out's statements, built once: building SQLAlchemy expressions anew took most of a hand-out's time.
+_FREE = or_(ITEMS.c.locked_by.is_(None), ITEMS.c.locked_until < bindparam("now"),
+            ITEMS.c.locked_by == bindparam("actor"))
+_HELD = select(ITEMS.c.id, ITEMS.c.model, ITEMS.c.status, ITEMS.c.locked_until).where(
+    ITEMS.c.locked_by == bindparam("actor")).order_by(ITEMS.c.id)
+# audit items first, then the others; each walks its index (model, status, audit, order, id) in order
+_CANDIDATE_QUERIES = {
+    (order, audit): select(ITEMS.c.id).where(
+        ITEMS.c.model == bindparam("model"), ITEMS.c.status == "open", ITEMS.c.audit == audit, _FREE,
+        # not answered by this coder already (a second coding is by someone else; a skip is not shown again)
+        ~exists().where(DECISIONS.c.item_id == ITEMS.c.id, DECISIONS.c.coder == bindparam("actor")))
+    .order_by(ITEMS.c.confidence if order == "least_confident" else ITEMS.c.predicted_at, ITEMS.c.id)
+    .limit(_CANDIDATES)
+    for order in ORDERS for audit in (True, False)
+}
+_TAKE = update(ITEMS).where(ITEMS.c.id == bindparam("item"), ITEMS.c.status == "open", _FREE).values(
+    locked_by=bindparam("actor"), locked_until=bindparam("until")).returning(*ITEMS.c)
 
-
-def _free(now: datetime, actor: str) -> Any:
-    return or_(ITEMS.c.locked_by.is_(None), ITEMS.c.locked_until < now, ITEMS.c.locked_by == actor)
+_IN_LOG = select(LOG.c.id).where(LOG.c.id == bindparam("prediction"))
 
 
 def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None) -> QueueItem | None:
@@ -178,32 +188,26 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
     order), locked to them for `review_lock_seconds`; None when nothing is left for them."""
     require(ws, actor, "review.code")
     refresh_queue(ws, model)
-    ordering = _order(order or ws.settings.review_order)
+    order = _check_order(order or ws.settings.review_order)
     lock = timedelta(seconds=ws.settings.review_lock_seconds)
     while True:
         now = datetime.now(UTC)
-        open_for_actor = and_(ITEMS.c.model == model, ITEMS.c.status == "open", _not_answered_by(actor.name))
+        values = {"model": model, "actor": actor.name, "now": now}
         with ws.store.engine.connect() as connection:
             # the item they hold: found by locked_by alone (a coder holds a few items at most), as a
             # planner might otherwise walk the model's whole queue
-            held = connection.execute(select(ITEMS.c.id, ITEMS.c.model, ITEMS.c.status, ITEMS.c.locked_until)
-                                      .where(ITEMS.c.locked_by == actor.name).order_by(ITEMS.c.id)).all()
+            held = connection.execute(_HELD, values).all()
             candidates = [r.id for r in held if r.model == model and r.status == "open"
                           and (aware(r.locked_until) or now - lock) >= now][:1]
-            for audit in (True, False):  # audit items first; each part walks its index in order
-                candidates = candidates or connection.execute(select(ITEMS.c.id).where(
-                    open_for_actor, ITEMS.c.audit == audit, _free(now, actor.name))
-                    .order_by(*ordering).limit(_CANDIDATES)).scalars().all()
+            for audit in (True, False):
+                candidates = candidates or connection.execute(_CANDIDATE_QUERIES[order, audit], values).scalars().all()
         if not candidates:
             return None
         for item_id in candidates:
             with ws.store.writing() as connection:
-                taken = connection.execute(update(ITEMS).where(
-                    ITEMS.c.id == item_id, ITEMS.c.status == "open", _free(now, actor.name))
-                    .values(locked_by=actor.name, locked_until=now + lock)).rowcount
-                if taken != 1:
+                item = connection.execute(_TAKE, {**values, "item": item_id, "until": now + lock}).first()
+                if item is None:
                     continue
-                item = connection.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one()
                 if _withdrawn(connection, item):
                     continue
                 return item_from_row(item)
@@ -213,7 +217,7 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
 def _withdrawn(connection: Any, item: Any) -> bool:
     """An uncoded item whose prediction has left the log (a batch job that failed takes its rows back) is
     removed when it comes up, so that nobody codes a record that was never acknowledged."""
-    if item.codings_done or connection.execute(select(LOG.c.id).where(LOG.c.id == item.prediction_id)).first():
+    if item.codings_done or connection.execute(_IN_LOG, {"prediction": item.prediction_id}).first():
         return False
     if connection.execute(select(DECISIONS.c.id).where(DECISIONS.c.item_id == item.id).limit(1)).first():
         return False
