@@ -101,8 +101,10 @@ def sync_queue(ws: Workspace, model: str) -> int:
         return 0
     wanted = [r.id for r in seen if r.decision == "review"
               or in_audit_sample(r.id, settings.review_audit_share)]
+    if not wanted and mark is not None and newest <= mark:
+        return 0  # nothing new: no write (it would wait for, and hold up, the coders' writes)
     added = 0
-    with ws.store.engine.begin() as connection:
+    with ws.store.writing() as connection:
         for first in range(0, len(wanted), _ID_BATCH):
             fresh = wanted[first:first + _ID_BATCH]
             rows = connection.execute(select(LOG).where(LOG.c.id.in_(fresh))).all()
