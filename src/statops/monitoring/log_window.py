@@ -77,8 +77,8 @@ def _sqlite_seconds(at: Any) -> Any:
 
 def read_log_columns(store: Store, model: str, version: str | None, since: datetime | None = None,
                      until: datetime | None = None) -> pd.DataFrame:
-    """The log's `at`, `code`, `confidence`, `decision` and the input's length (None in rows logged before
-    the length was kept), oldest first: read from the log's monitoring index alone (statops.store.column_read)."""
+    """The log's `id`, `at`, `code`, `confidence`, `decision` and the input's length (None in rows logged
+    before the length was kept), oldest first: read from the log's monitoring index alone."""
     sqlite = store.engine.dialect.name == "sqlite"
     # SQLite keeps UTC times as text ('2025-03-03 10:00:00.123456'): as microseconds they are one integer
     # a row to bring out, not a string to parse
