@@ -273,8 +273,8 @@ def test_rows_the_store_refuses_fail_their_own_request_only(trained) -> None:  #
     def rows(row_id: str) -> list[dict[str, Any]]:
         return [{"id": row_id, "at": datetime.now(UTC), "model": trained.model, "version": trained.version,
                  "alias": None, "source": "api", "request_id": new_id(), "input_sha256": "0" * 64,
-                 "input_text": "poison test", "code": "1111", "confidence": 0.5, "decision": "review",
-                 "alternatives": "[]", "requested_by": "test-coder"}]
+                 "input_text": "poison test", "text_length": 11, "code": "1111", "confidence": 0.5,
+                 "decision": "review", "alternatives": "[]", "requested_by": "test-coder"}]
 
     taken = new_id()
     writer = PredictionLogWriter(trained.ws.store, wait_seconds=10).start()
