@@ -24,6 +24,12 @@ BACKENDS = ["sqlite", "postgresql"]
 POSTGRES_SKIP_REASON = "STATOPS_TEST_POSTGRES_URL is not set: PostgreSQL cases skipped"
 
 
+def sqlite_only(ws: Workspace, why: str) -> None:
+    """Skip the PostgreSQL case of a test whose subject does not depend on the store (the suite's time)."""
+    if ws.store.engine.dialect.name != "sqlite":
+        pytest.skip(f"{why}: run on SQLite only")
+
+
 def skip_unavailable_backend(backend: str) -> None:
     """Skip the current test, saying why, when `backend` cannot be reached from this run."""
     if backend == "postgresql" and not POSTGRES_URL:

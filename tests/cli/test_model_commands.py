@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from statops.cli.app import main
+from tests.conftest import sqlite_only
 
 WIDTH = 80
 
@@ -34,6 +35,7 @@ def assert_fits(out: str, long_ok: tuple[str, ...] = ()) -> None:
 
 
 def test_models_show_and_list_fit_80_columns_and_give_json(trained) -> None:  # noqa: ANN001
+    sqlite_only(trained.ws, "what the commands print does not depend on the store")
     home = str(trained.ws.home)
     done = statops("evaluate", f"{trained.model}/{trained.version}", "--data", "soc-test", "--home", home)
     assert done.returncode == 0, done.stderr
@@ -61,6 +63,7 @@ def test_models_show_and_list_fit_80_columns_and_give_json(trained) -> None:  # 
 
 
 def test_evaluate_prints_the_levels_and_where_its_files_are(trained, tmp_path: Path) -> None:  # noqa: ANN001
+    sqlite_only(trained.ws, "what evaluate prints does not depend on the store")
     home = str(trained.ws.home)
     report = tmp_path / "report.html"
     done = statops("evaluate", f"{trained.model}/{trained.version}", "--data", "soc-test", "--report", str(report),
