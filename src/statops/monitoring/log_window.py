@@ -91,7 +91,7 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
     frame = read_frame(store, query)
     if sqlite:
         frame["at"] = pd.to_datetime(frame["at"].astype("int64"), unit="us", utc=True)
-    frame["at"] = frame["at"].dt.tz_convert(UTC) if frame["at"].dt.tz is not None else frame["at"].dt.tz_localize(UTC)
+    frame["at"] = frame["at"].dt.tz_convert(UTC)  # both stores give UTC-aware times
     frame["confidence"] = frame["confidence"].astype(float)
     frame["decision"] = pd.Categorical.from_codes(frame.pop("auto").to_numpy(dtype=np.int8), DECISIONS)
     frame["text_length"] = pd.to_numeric(frame["text_length"], errors="coerce").astype(float)
