@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pandas as pd
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -32,6 +33,7 @@ from statops.store.schema import AuditEvent, Feedback
 from tests.cli_runner import run_cli
 from tests.conftest import Trained
 from tests.monitoring.streams import bundled_test_split, log_texts
+from tests.serving.live import live_server, server_settings, wait_for
 
 ANA, BEN = Actor("ana", "coder", "token"), Actor("ben", "coder", "token")
 VIEWER = Actor("vic", "viewer", "token")
@@ -112,6 +114,19 @@ def test_items_are_the_review_decisions_and_the_audit_share(logged: Logged,
     assert item.confidence == pytest.approx(open_review.loc[~open_review["id"].isin(taken), "confidence"].min())
     with pytest.raises(Forbidden):
         next_item(ws, VIEWER, model)
+
+
+def test_a_server_readies_the_queue_of_the_models_it_preloads(logged: Logged) -> None:
+    """Its coders' first requests wait neither for the log to be read nor for the classification to load."""
+    ws, model, rows = logged.trained.ws, logged.trained.model, logged.rows
+    queued = set(rows.loc[rows["decision"] == "review", "id"])
+    queued |= {i for i in rows.loc[rows["decision"] == "auto", "id"] if in_audit_sample(i, 0.5)}
+    assert _count(ws, ITEMS) == 0
+    with live_server(server_settings(ws, serve_preload=[model])) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, 60, "the server never got ready")
+        with ws.store.engine.connect() as connection:  # before any coder asked
+            assert set(connection.execute(select(ITEMS.c.prediction_id)).scalars()) == queued
 
 
 def test_locks_expire_and_answers_are_checked(logged: Logged) -> None:

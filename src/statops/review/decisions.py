@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from statops.accounts import Actor, require
@@ -65,6 +65,27 @@ def _conflict(item: Any) -> Conflict:
     return Conflict(f"review item {item.id} is locked by {item.locked_by}{until}; take the next item instead")
 
 
+# The answer's statements, built once (as the hand-out's): building SQLAlchemy expressions took most of the time.
+_ITEM = select(ITEMS).where(ITEMS.c.id == bindparam("item"))
+_ANSWERED = select(DECISIONS.c.id).where(DECISIONS.c.item_id == bindparam("item"),
+                                         DECISIONS.c.coder == bindparam("actor"))
+# one conditional UPDATE: the item is still open and the actor's lock is live (or nobody's is); it is done
+# once it has the codings it needs (SET reads the row as it was before the update)
+_COUNTED = ITEMS.c.codings_done + bindparam("counts")
+_ANSWER = update(ITEMS).where(
+    ITEMS.c.id == bindparam("item"), ITEMS.c.status == "open",
+    (ITEMS.c.locked_by == bindparam("actor")) | ITEMS.c.locked_by.is_(None) | (ITEMS.c.locked_until < bindparam("now"))
+).values(codings_done=_COUNTED, locked_by=None, locked_until=None,
+         status=case((_COUNTED >= ITEMS.c.codings_needed, "done"), else_=ITEMS.c.status)
+         ).returning(ITEMS.c.status)
+_DECISION = insert(DECISIONS).values(item_id=bindparam("item"), model=bindparam("model"), coder=bindparam("actor"),
+                                     outcome=bindparam("outcome"), code=bindparam("code"),
+                                     seconds=bindparam("seconds"), decided_at=bindparam("now"))
+_TRUE_CODE = insert(FEEDBACK).values(model=bindparam("model"), prediction_id=bindparam("prediction"),
+                                     input_sha256=None, true_code=bindparam("code"), source=bindparam("source"),
+                                     created_by=bindparam("actor"), created_at=bindparam("now"))
+
+
 def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
                 seconds_taken: float | None = None) -> Decided:
     """Record `actor`'s answer to item `item_id`: a code, 'uncodable' or 'skip', and the seconds it took.
@@ -75,40 +96,28 @@ def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
     if seconds_taken is not None and not 0 <= seconds_taken < 86_400:
         raise InvalidInput(f"seconds taken must be between 0 and a day, not {seconds_taken}")
     with ws.store.engine.connect() as connection:
-        item = connection.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one_or_none()
+        item = connection.execute(_ITEM, {"item": item_id}).one_or_none()
     if item is None:
         raise NotFound(f"review item {item_id} does not exist")
     outcome, code = _check_answer(ws, item, answer)
-    now = datetime.now(UTC)
+    # each statement gets its own parameters: an UPDATE would also set any column a parameter is named after
+    now, turn = datetime.now(UTC), {"item": item_id, "actor": actor.name}
     with ws.store.writer_turn(), ws.store.session() as session:
-        answered = session.execute(select(DECISIONS.c.id).where(
-            DECISIONS.c.item_id == item_id, DECISIONS.c.coder == actor.name)).first()
-        if answered is not None:
+        if session.execute(_ANSWERED, turn).first() is not None:
             raise Conflict(f"review item {item_id}: {actor.name} has answered it already")
-        counts = 0 if outcome == SKIP else 1
-        # one conditional UPDATE: the item is still open and the actor's lock is live (or nobody's is)
-        changed = session.connection().execute(update(ITEMS).where(
-            ITEMS.c.id == item_id, ITEMS.c.status == "open",
-            (ITEMS.c.locked_by == actor.name) | ITEMS.c.locked_by.is_(None) | (ITEMS.c.locked_until < now))
-            .values(codings_done=ITEMS.c.codings_done + counts, locked_by=None, locked_until=None)).rowcount
-        if changed != 1:
-            raise _conflict(session.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one())
-        fresh = session.execute(select(ITEMS.c.codings_done, ITEMS.c.codings_needed)
-                                .where(ITEMS.c.id == item_id)).one()
-        done = fresh.codings_done >= fresh.codings_needed
-        if done:
-            session.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(status="done"))
+        status = session.execute(_ANSWER, {**turn, "now": now, "counts": 0 if outcome == SKIP else 1}).scalar()
+        if status is None:
+            raise _conflict(session.execute(_ITEM, turn).one())
         try:  # the same answer sent twice at once: the store keeps one per item and coder
-            session.execute(insert(DECISIONS).values(item_id=item_id, model=item.model, coder=actor.name,
-                                                     outcome=outcome, code=code, seconds=seconds_taken,
-                                                     decided_at=now))
+            session.execute(_DECISION, {**turn, "model": item.model, "outcome": outcome, "code": code,
+                                        "seconds": seconds_taken, "now": now})
         except IntegrityError:
             raise Conflict(f"review item {item_id}: {actor.name} has answered it already") from None
         if code is not None:
-            session.execute(insert(FEEDBACK).values(
-                model=item.model, prediction_id=item.prediction_id, input_sha256=None, true_code=code,
-                source=AUDIT_SAMPLE if item.audit else "clerical", created_by=actor.name, created_at=now))
+            session.execute(_TRUE_CODE, {"actor": actor.name, "model": item.model, "prediction": item.prediction_id,
+                                         "code": code, "source": AUDIT_SAMPLE if item.audit else "clerical",
+                                         "now": now})
         if outcome != SKIP:
             ws.store.audit(session, actor.name, "review.decide", f"{item.model}/review/{item_id}",
                            prediction_id=item.prediction_id, outcome=outcome, code=code, seconds=seconds_taken)
-    return Decided(item_id, item.prediction_id, actor.name, outcome, code, done)
+    return Decided(item_id, item.prediction_id, actor.name, outcome, code, status == "done")

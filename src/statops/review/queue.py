@@ -202,12 +202,13 @@ def next_item(ws: Workspace, actor: Actor, model: str, order: str | None = None)
             candidates = [r.id for r in held if r.model == model and r.status == "open"
                           and (aware(r.locked_until) or now - lock) >= now][:1]
             for audit in (True, False):
-                candidates = candidates or connection.execute(_CANDIDATE_QUERIES[order, audit], values).scalars().all()
+                candidates = candidates or list(connection.execute(_CANDIDATE_QUERIES[order, audit], values).scalars())
         if not candidates:
             return None
         for item_id in candidates:
             with ws.store.writing() as connection:
-                item = connection.execute(_TAKE, {**values, "item": item_id, "until": now + lock}).first()
+                item = connection.execute(_TAKE, {"actor": actor.name, "now": now, "item": item_id,
+                                                   "until": now + lock}).first()
                 if item is None:
                     continue
                 if _withdrawn(connection, item):

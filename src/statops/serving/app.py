@@ -76,10 +76,11 @@ class Runtime:
 
     def preload_models(self) -> None:
         """Make MLflow's aliases agree with the lifecycle states in the store (finishing a change a
-        crash interrupted), then load the models named in settings (in the background; /readyz waits
-        for them)."""
+        crash interrupted), then load the models named in settings and ready their review queues (in the
+        background; /readyz waits for them)."""
         from statops.registry.states import mirror_all_states
         from statops.registry.versions import parse_model_ref
+        from statops.review.warmup import warm_up as warm_up_review
 
         try:
             mirror_all_states(self.ws)
@@ -88,11 +89,17 @@ class Runtime:
 
         for ref in self.settings.serve_preload:
             try:
-                self.cache.get(parse_model_ref(ref))
-                self.preload[ref] = "loaded"
+                parsed = parse_model_ref(ref)
+                self.cache.get(parsed)
             except Exception as exc:
                 self.preload[ref] = f"failed: {exc}"
                 log.error("preloading %s failed: %s", ref, exc)
+                continue
+            try:  # its coders' first requests then wait for neither the log nor the classification
+                warm_up_review(self.ws, parsed[0])
+            except Exception as exc:
+                log.warning("readying the review queue of %s failed (coders' first requests will): %s", ref, exc)
+            self.preload[ref] = "loaded"
 
     def state_metrics(self) -> Iterator[Any]:
         writer = self.prediction_log

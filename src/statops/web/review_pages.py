@@ -6,7 +6,7 @@ the function the HTTP API and the CLI use; how long it took is measured from whe
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Path, Query, Request
@@ -53,9 +53,9 @@ async def review_item(request: Request, model: ModelName,
         return _refused(session)
     ws = ws_of(request)
 
-    def gather() -> dict[str, object]:
+    def gather() -> dict[str, Any]:
         item = next_item(ws, session.actor, model)
-        found = {"item": item, "pace": coder_pace(ws, session.actor, model)}
+        found: dict[str, Any] = {"item": item, "pace": coder_pace(ws, session.actor, model)}
         if item is not None:
             suggestions = suggestion_choices(ws, item)
             shown = {c.code for c in suggestions}
