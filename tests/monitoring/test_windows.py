@@ -15,6 +15,7 @@ from statops.monitoring.schedule import lookback
 from statops.monitoring.signals import WindowInput, compute_signals
 from statops.monitoring.statistics import ALERT, NOT_ENOUGH, OK
 from statops.settings import Settings
+from tests.conftest import sqlite_only
 
 DAY0 = datetime(2025, 3, 3, 9, tzinfo=UTC)  # a Monday
 
@@ -75,26 +76,29 @@ def test_a_silent_day_is_an_empty_window_and_a_volume_drop() -> None:
     assert {s.name: s.status for s in first}["volume"] == OK  # nothing to compare with yet
 
 
-def test_the_log_is_read_with_its_times_to_the_microsecond_and_in_order(workspace, monkeypatch) -> None:  # noqa: ANN001
-    import sqlite3
-
+@pytest.mark.parametrize("reader", ["arrow", "python"])
+def test_the_log_is_read_with_its_times_to_the_microsecond_and_in_order(workspace, monkeypatch, reader) -> None:  # noqa: ANN001
     from statops.monitoring.log_window import read_log_columns
     from statops.scoring.prediction_log import new_id, write_rows
+    from statops.store import column_read
 
+    if reader == "python":  # SQLite read in this process, without ADBC's driver (PostgreSQL has one way)
+        sqlite_only(workspace, "reading in this process is SQLite's fallback")
+        monkeypatch.setattr(column_read, "_HAS_SQLITE_DRIVER", False)
     times = [datetime(2025, 3, 3, 9, 0, 0, 1, tzinfo=UTC), datetime(2025, 3, 3, 9, 0, 0, 999_999, tzinfo=UTC),
              datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)]
     write_rows(workspace.store, [
         {"id": new_id(), "at": at, "model": "m", "version": "1", "alias": None, "source": "api", "request_id": "r",
-         "input_sha256": "0" * 64, "input_text": None, "text_length": n, "code": code, "confidence": 0.25 * n,
-         "decision": decision, "alternatives": "[]", "requested_by": None}
+         "input_sha256": "0" * 64, "input_text": None, "text_length": n or None, "code": code,
+         "confidence": 0.25 * n, "decision": decision, "alternatives": "[]", "requested_by": None}
         for n, (at, code, decision) in enumerate(zip(reversed(times), ["0123", "2", "9"], ["auto", "review", "auto"],
                                                      strict=True))])
     frame = read_log_columns(workspace.store, "m", "1")
     assert frame["at"].tolist() == [pd.Timestamp(t) for t in times]
     assert frame["code"].tolist() == ["9", "2", "0123"] and frame["decision"].tolist() == ["auto", "review", "auto"]
-    assert frame["confidence"].tolist() == [0.5, 0.25, 0.0] and frame["text_length"].tolist() == [2.0, 1.0, 0.0]
+    assert frame["confidence"].tolist() == [0.5, 0.25, 0.0]
+    assert frame["text_length"].tolist()[:2] == [2.0, 1.0] and pd.isna(frame["text_length"].iat[2])  # not kept
     since = read_log_columns(workspace.store, "m", "1", since=times[1], until=times[2])
     assert since["at"].tolist() == [pd.Timestamp(times[1])]
-    assert read_log_columns(workspace.store, "m", "2").empty
-    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 37, 2))  # before unixepoch(): strftime
-    assert read_log_columns(workspace.store, "m", "1")["at"].tolist() == [pd.Timestamp(t) for t in times]
+    empty = read_log_columns(workspace.store, "m", "2")
+    assert empty.empty and list(empty.columns) == list(frame.columns)

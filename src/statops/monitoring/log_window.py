@@ -4,15 +4,13 @@ quarter, labelled as the catalogue labels cycles: 2025M03, 2025Q1), or every N r
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Integer, String, case, cast, func, select, type_coerce
+from sqlalchemy import Float, String, case, cast, func, select, type_coerce
 
 from statops.errors import InvalidInput
 from statops.scoring.prediction_log import TABLE, in_window
@@ -66,35 +64,21 @@ class Window:
         return len(self.records)
 
 
-def _sqlite_seconds(at: Any) -> Any:
-    """Whole seconds since 1970 of a time SQLite keeps as text (unixepoch() from SQLite 3.38; strftime is
-    slower). The fraction is cut off first: both would round it."""
-    whole = func.substr(at, 1, 19)
-    if sqlite3.sqlite_version_info >= (3, 38):
-        return func.unixepoch(whole)
-    return cast(func.strftime("%s", whole), Integer)
-
-
 def read_log_columns(store: Store, model: str, version: str | None, since: datetime | None = None,
                      until: datetime | None = None) -> pd.DataFrame:
     """The log's `id`, `at`, `code`, `confidence`, `decision` and the input's length (None in rows logged
     before the length was kept), oldest first: read from the log's monitoring index alone."""
-    sqlite = store.engine.dialect.name == "sqlite"
-    # SQLite keeps UTC times as text ('2025-03-03 10:00:00.123456'): as microseconds they are one integer
-    # a row to bring out, not a string to parse
-    at = (_sqlite_seconds(TABLE.c.at) * 1_000_000 + cast(func.substr(TABLE.c.at, 21, 6), Integer)) if sqlite \
-        else TABLE.c.at
-    query = select(TABLE.c.id, at.label("at"), type_coerce(TABLE.c.code, String).label("code"),
+    query = select(TABLE.c.id, TABLE.c.at, type_coerce(TABLE.c.code, String).label("code"),
                    cast(TABLE.c.confidence, Float).label("confidence"),
-                   case((TABLE.c.decision == "auto", 1), else_=0).label("auto"), TABLE.c.text_length)
+                   case((TABLE.c.decision == "auto", 1), else_=0).label("auto"),
+                   # -1 for no length: a driver that infers a column's type from its first rows sees integers
+                   func.coalesce(TABLE.c.text_length, -1).label("text_length"))
     query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
-    frame = read_frame(store, query)
-    if sqlite:
-        frame["at"] = pd.to_datetime(frame["at"].astype("int64"), unit="us", utc=True)
-    frame["at"] = frame["at"].dt.tz_convert(UTC)  # both stores give UTC-aware times
+    frame = read_frame(store, query, times=("at",))
     frame["confidence"] = frame["confidence"].astype(float)
     frame["decision"] = pd.Categorical.from_codes(frame.pop("auto").to_numpy(dtype=np.int8), DECISIONS)
-    frame["text_length"] = pd.to_numeric(frame["text_length"], errors="coerce").astype(float)
+    lengths = frame["text_length"].to_numpy(dtype=float)
+    frame["text_length"] = np.where(lengths < 0, np.nan, lengths)
     return frame[list(COLUMNS)]
 
 
