@@ -67,8 +67,11 @@ def _sqlite_child(database: str | None, sql: str) -> pa.Table | None:
     """The result of `sql` read by the child process; None where it cannot run."""
     if not database or database == ":memory:" or database.startswith("file:") or not _HAS_SQLITE_DRIVER:
         return None
-    done = subprocess.run([sys.executable, "-I", str(_CHILD), str(Path(database).resolve())], input=sql.encode(),
-                          capture_output=True, check=False)
+    try:
+        done = subprocess.run([sys.executable, "-I", str(_CHILD), str(Path(database).resolve())],
+                              input=sql.encode(), capture_output=True, check=False)
+    except OSError:  # no interpreter to start (an embedded Python): read here
+        return None
     if done.returncode == 2:  # the driver went missing after all: read here
         return None
     if done.returncode != 0:
