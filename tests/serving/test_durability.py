@@ -283,9 +283,12 @@ def test_rows_the_store_refuses_fail_their_own_request_only(trained) -> None:  #
             await writer.write(rows(taken))
             good = [new_id(), new_id()]
             started = time.monotonic()
-            # The same id again: the store refuses that row (a primary-key violation).
+            # The same id again: the store refuses that row (a primary-key violation). A row without a
+            # column the log needs is refused before it reaches the store.
+            malformed = [{k: v for k, v in row.items() if k != "text_length"} for row in rows(new_id())]
             results = await asyncio.gather(writer.write(rows(good[0])), writer.write(rows(taken)),
-                                           writer.write(rows(good[1])), return_exceptions=True)
+                                           writer.write(rows(good[1])), writer.write(malformed),
+                                           return_exceptions=True)
             return [results, good, time.monotonic() - started]
 
         results, good, seconds = asyncio.run(three_requests())
@@ -293,5 +296,6 @@ def test_rows_the_store_refuses_fail_their_own_request_only(trained) -> None:  #
         writer.close()
     assert results[0] is None and results[2] is None, results
     assert isinstance(results[1], InvalidInput) and "refused these records" in str(results[1])
+    assert isinstance(results[3], InvalidInput) and "text_length" in str(results[3])
     assert seconds < 5 and writer.backlog == 0
     assert len(logged(trained.ws, good)) == 2 and len(logged(trained.ws, [taken])) == 1

@@ -304,7 +304,8 @@ class PredictionLogWriter:
             rows = batch[0].rows if len(batch) == 1 else [row for group in batch for row in group.rows]
             try:
                 self._commit(rows)
-            except (DataError, IntegrityError) as exc:  # these rows, not the store: never retried
+            # these rows, not the store (refused by it, or malformed before they reach it): never retried
+            except (DataError, IntegrityError, KeyError, TypeError, ValueError) as exc:
                 if len(batch) == 1:
                     self._requeue([], exc)
                     self._tell(batch, InvalidInput(f"the prediction log refused these records: {self.last_error}"))
