@@ -85,6 +85,7 @@ def test_the_test_split_scored_with_log_raises_no_alert(trained: Trained, reques
                              "--since", start.isoformat(), "--home", home)
     assert code == 0, err
     assert "code_distribution_shift" in out and "text_drift" in out and "alert" not in out
+    assert "code_distribution_shift[major]" in out  # a signal's level is shown, not taken for markup
     assert max(len(line) for line in out.splitlines()) <= 80
 
 

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from statops.accounts import Actor, current_actor, require
 from statops.errors import InvalidInput
@@ -181,12 +182,13 @@ def print_json(data: Any) -> None:
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     """A table whose cells wrap (long words fold) rather than being cut off at the console's width;
-    the first column (what each row is) stays whole."""
+    the first column (what each row is) stays whole. Cells are shown as they are (a name such as
+    `shift[major]` is not markup); a styled cell is a rich Text."""
     out = Table(title=title, title_justify="left", header_style="bold")
     for index, column in enumerate(columns):
         out.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
-        out.add_row(*["" if v is None else str(v) for v in row])
+        out.add_row(*[v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row])
     return out
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from statops.cli.common import (
     EncodingOption,
@@ -31,8 +32,8 @@ def _value(signal: Any) -> str:
     return text if signal.reference is None or signal.name == "text_drift" else f"{text} (ref {signal.reference:.3f})"
 
 
-def _status(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
 def monitor(
