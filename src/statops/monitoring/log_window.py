@@ -15,7 +15,7 @@ from sqlalchemy import Float, String, case, cast, func, select, type_coerce
 from statops.errors import InvalidInput
 from statops.scoring.prediction_log import TABLE, in_window
 from statops.store import Store
-from statops.store.column_read import read_frame
+from statops.store.column_read import ColumnReader, read_frame
 
 COLUMNS = ("id", "at", "code", "confidence", "decision", "text_length")
 DECISIONS = ["review", "auto"]  # the decision column's categories: 0 review, 1 auto
@@ -65,7 +65,7 @@ class Window:
 
 
 def read_log_columns(store: Store, model: str, version: str | None, since: datetime | None = None,
-                     until: datetime | None = None) -> pd.DataFrame:
+                     until: datetime | None = None, reader: ColumnReader | None = None) -> pd.DataFrame:
     """The log's `id`, `at`, `code`, `confidence`, `decision` and the input's length (None in rows logged
     before the length was kept), oldest first: read from the log's monitoring index alone."""
     query = select(TABLE.c.id, TABLE.c.at, type_coerce(TABLE.c.code, String).label("code"),
@@ -74,7 +74,7 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
                    # -1 for no length: a driver that infers a column's type from its first rows sees integers
                    func.coalesce(TABLE.c.text_length, -1).label("text_length"))
     query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
-    frame = read_frame(store, query, times=("at",))
+    frame = reader.read(query, times=("at",)) if reader is not None else read_frame(store, query, times=("at",))
     frame["confidence"] = frame["confidence"].astype(float)
     frame["decision"] = pd.Categorical.from_codes(frame.pop("auto").to_numpy(dtype=np.int8), DECISIONS)
     lengths = frame["text_length"].to_numpy(dtype=float)

@@ -28,6 +28,7 @@ from statops.monitoring.signals import Signal, WindowInput, compute_signals
 from statops.monitoring.statistics import ALERT, NOT_ENOUGH, OK, WARN
 from statops.monitoring.webhook import post_in_background
 from statops.registry.versions import ModelVersionRef, resolve_model
+from statops.store.column_read import ColumnReader
 from statops.workspace import Workspace
 
 SEVERITY = {NOT_ENOUGH: 0, OK: 1, WARN: 2, ALERT: 3}
@@ -133,11 +134,12 @@ def monitor(ws: Workspace, model: str, version: str | None = None, window: str |
             update_alerts_store: bool = True, now: datetime | None = None) -> MonitoringResult:
     """Every signal of every window of `model`'s log (its production version, else its latest, unless
     `version` is given) since `since`, and the alerts of the latest window opened or resolved."""
-    ref = resolve_model(ws, model if version is None else f"{model}/{version}")
-    reference = _reference(ws, ref, reference_dataset)
-    spec = WindowSpec.parse(window or ws.settings.monitor_window)
-    now = now or datetime.now(UTC)
-    frame = read_log_columns(ws.store, ref.name, ref.version, since, until)
+    with ColumnReader(ws.store) as reader:  # on SQLite its reader starts up while the version is resolved
+        ref = resolve_model(ws, model if version is None else f"{model}/{version}")
+        reference = _reference(ws, ref, reference_dataset)
+        spec = WindowSpec.parse(window or ws.settings.monitor_window)
+        now = now or datetime.now(UTC)
+        frame = read_log_columns(ws.store, ref.name, ref.version, since, until, reader)
     labelled = labelled_predictions(ws.store, ref.name, ref.version, since, until)
     results: list[WindowResult] = []
     volumes: list[int] = []
