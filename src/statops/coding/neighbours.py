@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-CHUNK = 1024  # queries per similarity block: CHUNK x training records float32 at a time
+# Queries per similarity block: CHUNK x training records float32 at a time. Small enough for the
+# block to stay in cache while it is ranked (1,024 took twice as long as 256 with 20k records).
+CHUNK = 256
 
 
 @dataclass
@@ -53,7 +55,7 @@ class NeighbourModel:
         similarities = np.zeros((n, k), dtype=np.float32)
         for start in range(0, n, CHUNK):
             block = queries[start:start + CHUNK] @ self.embeddings.T
-            nearest = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < block.shape[1] else \
+            nearest = np.argpartition(block, -k, axis=1)[:, -k:] if k < block.shape[1] else \
                 np.tile(np.arange(block.shape[1]), (len(block), 1))
             sims = np.take_along_axis(block, nearest, axis=1)
             votes = np.exp((sims - sims.max(axis=1, keepdims=True)) / np.float32(self.temperature))

@@ -1,8 +1,9 @@
 """Coder profiles: what a model is made of beyond the TF-IDF level blend.
 
 - `standard`: the TF-IDF coder alone (no extra packages).
-- `accurate`: plus the MiniLM sentence encoder and a nearest-neighbour model over the training
-  records' embeddings, pooled with the linear classifier in log space.
+- `accurate`: plus the MiniLM sentence encoder (an int8 ONNX export run by onnxruntime) and a
+  nearest-neighbour model over the training records' embeddings, pooled with the linear classifier
+  in log space.
 - `fast`: the same, with a static embedding distilled from MiniLM instead of the transformer, so
   scoring needs no torch and costs a tokeniser call and a sparse product per batch.
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import fit_temperature
-from statops.coding.embedding import Encoder, SentenceEncoder, StaticEncoder
+from statops.coding.embedding import Encoder, OnnxEncoder, StaticEncoder
 from statops.coding.model import pool_scores
 from statops.coding.neighbours import NeighbourModel
 from statops.coding.ranking import top_k
@@ -50,7 +51,7 @@ def title_texts(hierarchy: Hierarchy, classes: set[str]) -> tuple[list[str], lis
 
 def make_encoder(profile: str, training_texts: list[str]) -> Encoder:
     """The profile's encoder; the static one is distilled here, its token weights from `training_texts`."""
-    return SentenceEncoder() if profile == "accurate" else StaticEncoder.distil(training_texts)
+    return OnnxEncoder.export() if profile == "accurate" else StaticEncoder.distil(training_texts)
 
 
 def embed_distinct(encoder: Encoder, texts: list[str]) -> np.ndarray:
