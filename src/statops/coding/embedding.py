@@ -23,6 +23,7 @@ another version.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -267,7 +268,13 @@ def export_onnx(folder: Path, target: Path) -> None:
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                         "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}},
                           opset_version=17)
-        quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8, per_channel=True)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process the graph, on the root logger
+        try:
+            quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
 
 
 class OnnxEncoder:
