@@ -47,14 +47,12 @@ def word_vocabulary(features: FeatureUnion) -> dict[str, int]:
     return dict(features.named_transformers["words"].vocabulary_)
 
 
-def pool_scores(linear: np.ndarray, neighbours: NeighbourModel, embedded: np.ndarray,
-                pooling: dict[str, float]) -> tuple[np.ndarray, Neighbourhood]:
+def pool_scores(linear: np.ndarray, hood: Neighbourhood, pooling: dict[str, float]) -> np.ndarray:
     """log softmax(linear / T) + w * log(vote + floor): pooling in log space (a product of the two
     distributions) lets either model veto a code the other likes, which averaging does not."""
-    hood = neighbours.neighbourhood(embedded)
     log_linear = log_softmax(linear / np.float32(pooling["linear_temperature"]), axis=1)
     log_votes = np.log(hood.probabilities + np.float32(pooling["neighbour_floor"]))
-    return (log_linear + np.float32(pooling["neighbour_weight"]) * log_votes).astype(np.float32), hood
+    return (log_linear + np.float32(pooling["neighbour_weight"]) * log_votes).astype(np.float32)
 
 
 @dataclass
@@ -118,7 +116,8 @@ class CodingModel:
         if self.neighbours is None or self.encoder is None:
             return self.class_scores(texts), None
         embedded = self.encoder.encode(texts)
-        scores, hood = pool_scores(self.class_scores(texts, embedded), self.neighbours, embedded, self.pooling)
+        hood = self.neighbours.neighbourhood(embedded)
+        scores = pool_scores(self.class_scores(texts, embedded), hood, self.pooling)
         top = np.argmax(scores, axis=1)
         return scores, hood.signals(top, self.neighbours.labels)
 
