@@ -66,6 +66,8 @@ def test_the_graph_finds_the_neighbours_and_loads_the_same(records, monkeypatch:
     assert np.allclose(found.probabilities[:50].sum(axis=1), 1.0, atol=1e-5)
     assert not found.probabilities[50].any()  # the empty text votes for nothing
     assert model.settings()["search"] == "hnsw"
+    alone = model.neighbourhood(queries[:1])  # a single record, as the server sends
+    assert np.array_equal(alone.neighbours[0], found.neighbours[0])
     model.save(tmp_path)
     loaded = NeighbourModel.load(tmp_path, model.settings(), 12)
     again = loaded.neighbourhood(queries)

@@ -133,3 +133,42 @@ def test_the_onnx_encoder_agrees_with_the_sentence_encoder() -> None:
     assert (similarity.argmax(axis=1) == np.arange(len(filled))).all()
     # A text alone gets (almost) the embedding it gets in a batch: activations are quantised per batch.
     assert float(encoder.encode([texts[4]])[0] @ exported[4]) > 0.99
+
+
+@needs_encoder
+def test_registered_profile_models_load_in_plain_mlflow_without_unpickling(fitted, frames, tmp_path: Path) -> None:  # noqa: ANN001
+    from statops import Workspace
+    from statops.classifications import add_classification
+    from statops.data import add_dataset
+    from statops.registry import load_model as load_registered
+    from statops.registry import resolve_model, train_and_register
+
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        frames["structure"].to_csv(tmp_path / "structure.csv", index=False)
+        add_classification(ws, "soc2010", tmp_path / "structure.csv", version="2010")
+        for split in ("train", "dev"):
+            frames[split].to_csv(tmp_path / f"{split}.csv", index=False)
+            add_dataset(ws, f"soc-{split}", tmp_path / f"{split}.csv", "text", "soc2010", "soc2010")
+        outcome = train_and_register(ws, "coder", "soc-train", "soc-dev", {"profile": fitted.model.profile})
+        version = outcome.registered.version
+        texts = frames["test"].text
+        expected = load_registered(ws, resolve_model(ws, f"coder/{version}")).predict_frame(texts)
+        pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
+        script = (
+            "import pickle, sys, mlflow, pandas as pd\n"
+            "def refuse(*args, **kwargs):\n"
+            "    raise RuntimeError('unpickling is disabled')\n"
+            "pickle.load = pickle.loads = refuse\n"
+            "pickle.Unpickler = refuse\n"
+            f"mlflow.set_tracking_uri({ws.mlflow_uri!r})\n"
+            f"m = mlflow.pyfunc.load_model('models:/coder/{version}')\n"
+            f"df = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False)\n"
+            f"m.predict(df).to_json({str(tmp_path / 'out.json')!r}, orient='records')\n"
+        )
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=180, cwd=tmp_path)
+    finally:
+        ws.close()
+    got = pd.DataFrame(json.loads((tmp_path / "out.json").read_text()))
+    assert got["code"].tolist() == expected["code"].tolist()
+    assert got["decision"].tolist() == expected["decision"].tolist()

@@ -99,7 +99,9 @@ class NeighbourModel:
                                   threads=max(1, min(4, os.cpu_count() or 1)))
         neighbours = np.asarray(found.keys, dtype=np.int64).reshape(len(queries), -1)
         similarities = (1.0 - np.asarray(found.distances, dtype=np.float32)).reshape(len(queries), -1)
-        short = np.asarray(found.counts).reshape(-1) < k  # the graph found fewer: rank those exactly
+        # One query gets a Matches (no counts), several a BatchMatches.
+        counts = np.asarray(found.counts if hasattr(found, "counts") else [len(found.keys)]).reshape(-1)
+        short = counts < k  # the graph found fewer: rank those exactly
         if short.any():
             neighbours[short], similarities[short] = exact_nearest(queries[short], self.embeddings, k)
         return neighbours, similarities
