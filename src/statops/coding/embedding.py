@@ -290,6 +290,10 @@ class OnnxEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = _threads(), 1
         options.log_severity_level = 3  # no notes on stderr about the graph
+        # Threads sleep between batches instead of spinning: beside other busy processes (a server's
+        # workers, other jobs) spinning threads starve the ones at work (6,000 texts on a shared
+        # 2-core machine: 1,050 texts/s spinning, 1,650 not).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self._graph, self.tokenizer_json, self.source = graph, tokenizer_json, source
         self._tokenizer = _tokenizer(tokenizer_json, MAX_TOKENS)
