@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.special import log_softmax, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
@@ -18,6 +19,7 @@ from statops.coding.embedding import Encoder
 from statops.coding.neighbours import Neighbourhood, NeighbourModel
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
+from statops.errors import InvalidInput
 
 TOP_K = 5
 OUTPUT_COLUMNS = ("code", "title", "confidence", "decision", "alternatives")
@@ -33,19 +35,24 @@ def build_features() -> FeatureUnion:
     ])
 
 
+def with_embeddings(x: sp.spmatrix, embedded: np.ndarray) -> sp.csr_matrix:
+    """The TF-IDF features with the texts' unit-length embeddings as more columns: the linear
+    classifier sees both (each TF-IDF block and the embedding have unit length, so neither drowns
+    the other)."""
+    return sp.hstack([x, sp.csr_matrix(embedded)], format="csr", dtype=np.float32)
+
+
 def word_vocabulary(features: FeatureUnion) -> dict[str, int]:
     """The fitted word vectoriser's vocabulary (term -> column), looked up by name, not position."""
     return dict(features.named_transformers["words"].vocabulary_)
 
 
-def pool_scores(linear: np.ndarray, neighbours: NeighbourModel, embedded: np.ndarray,
-                pooling: dict[str, float]) -> tuple[np.ndarray, Neighbourhood]:
+def pool_scores(linear: np.ndarray, hood: Neighbourhood, pooling: dict[str, float]) -> np.ndarray:
     """log softmax(linear / T) + w * log(vote + floor): pooling in log space (a product of the two
     distributions) lets either model veto a code the other likes, which averaging does not."""
-    hood = neighbours.neighbourhood(embedded)
     log_linear = log_softmax(linear / np.float32(pooling["linear_temperature"]), axis=1)
     log_votes = np.log(hood.probabilities + np.float32(pooling["neighbour_floor"]))
-    return (log_linear + np.float32(pooling["neighbour_weight"]) * log_votes).astype(np.float32), hood
+    return (log_linear + np.float32(pooling["neighbour_weight"]) * log_votes).astype(np.float32)
 
 
 @dataclass
@@ -90,18 +97,27 @@ class CodingModel:
         return f"CodingModel({len(self.classes)} codes, threshold {self.threshold:.4f})"
 
     # -- probabilities -------------------------------------------------------------------------
-    def class_scores(self, texts: list[str]) -> np.ndarray:
-        """Raw linear scores (records x classes) for normalised texts, in float32 for speed."""
-        return np.asarray(self.features.transform(texts) @ self.weights + self.bias, dtype=np.float32)
+    def class_scores(self, texts: list[str], embedded: np.ndarray | None = None) -> np.ndarray:
+        """Raw linear scores (records x classes) for normalised texts, in float32 for speed. A model
+        whose linear classifier also reads the texts' embeddings (`embedded`, the encoder's rows) has
+        their weights in the rows of `weights` after the TF-IDF features'."""
+        x = self.features.transform(texts)
+        scores = x @ self.weights[:x.shape[1]] + self.bias
+        if self.weights.shape[0] > x.shape[1]:
+            if embedded is None:
+                raise InvalidInput("this model's linear classifier reads the texts' embeddings: pass them")
+            scores += embedded @ self.weights[x.shape[1]:]
+        return np.asarray(scores, dtype=np.float32)
 
     def pooled_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """Scores whose temperature-scaled softmax is the model's probabilities, and the neighbour
         signals for the confidence model (None without neighbours). With neighbours the score is
         the linear classifier's log-probability plus a weighted log of the neighbours' vote."""
-        linear = self.class_scores(texts)
         if self.neighbours is None or self.encoder is None:
-            return linear, None
-        scores, hood = pool_scores(linear, self.neighbours, self.encoder.encode(texts), self.pooling)
+            return self.class_scores(texts), None
+        embedded = self.encoder.encode(texts)
+        hood = self.neighbours.neighbourhood(embedded)
+        scores = pool_scores(self.class_scores(texts, embedded), hood, self.pooling)
         top = np.argmax(scores, axis=1)
         return scores, hood.signals(top, self.neighbours.labels)
 

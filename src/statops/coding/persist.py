@@ -10,7 +10,7 @@ import skops.io as sio
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import ConfidenceModel
-from statops.coding.embedding import StaticEncoder, load_encoder
+from statops.coding.embedding import OnnxEncoder, StaticEncoder, load_encoder
 from statops.coding.model import CodingModel, word_vocabulary
 from statops.coding.neighbours import NeighbourModel
 from statops.errors import InvalidInput
@@ -45,7 +45,7 @@ def _embedding_parts(model: CodingModel, folder: Path) -> dict:
     """Write the encoder's and the neighbour model's arrays (npy, JSON); their settings for model.json."""
     if model.encoder is None or model.neighbours is None:
         return {}
-    if isinstance(model.encoder, StaticEncoder):
+    if isinstance(model.encoder, StaticEncoder | OnnxEncoder):
         model.encoder.save(folder)
     model.neighbours.save(folder)
     return {"profile": model.profile, "encoder": model.encoder.describe(),

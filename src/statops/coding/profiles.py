@@ -1,8 +1,9 @@
 """Coder profiles: what a model is made of beyond the TF-IDF level blend.
 
 - `standard`: the TF-IDF coder alone (no extra packages).
-- `accurate`: plus the MiniLM sentence encoder and a nearest-neighbour model over the training
-  records' embeddings, pooled with the linear classifier in log space.
+- `accurate`: plus the MiniLM sentence encoder (an int8 ONNX export run by onnxruntime) and a
+  nearest-neighbour model over the training records' embeddings, pooled with the linear classifier
+  in log space.
 - `fast`: the same, with a static embedding distilled from MiniLM instead of the transformer, so
   scoring needs no torch and costs a tokeniser call and a sparse product per batch.
 
@@ -20,9 +21,9 @@ import numpy as np
 
 from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import fit_temperature
-from statops.coding.embedding import Encoder, SentenceEncoder, StaticEncoder
+from statops.coding.embedding import Encoder, OnnxEncoder, StaticEncoder
 from statops.coding.model import pool_scores
-from statops.coding.neighbours import NeighbourModel
+from statops.coding.neighbours import Neighbourhood, NeighbourModel, build_graph
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -50,7 +51,7 @@ def title_texts(hierarchy: Hierarchy, classes: set[str]) -> tuple[list[str], lis
 
 def make_encoder(profile: str, training_texts: list[str]) -> Encoder:
     """The profile's encoder; the static one is distilled here, its token weights from `training_texts`."""
-    return SentenceEncoder() if profile == "accurate" else StaticEncoder.distil(training_texts)
+    return OnnxEncoder.export() if profile == "accurate" else StaticEncoder.distil(training_texts)
 
 
 def embed_distinct(encoder: Encoder, texts: list[str]) -> np.ndarray:
@@ -74,20 +75,21 @@ def fit_pooling(train_embedded: np.ndarray, train_index: np.ndarray, classes: np
     top-5 accuracy, as the level blend), then the temperature of the pooled scores."""
     known = dev_index >= 0
     linear_temperature = fit_temperature(dev_linear, dev_index)
-    best: tuple[float, dict[str, float], NeighbourModel] | None = None
+    graph = build_graph(train_embedded)  # built once, shared by every k and temperature
+    best: tuple[float, dict[str, float], NeighbourModel, Neighbourhood] | None = None
     for k, temperature in itertools.product(NEIGHBOURS, NEIGHBOUR_TEMPERATURES):
-        model = NeighbourModel(train_embedded, train_index, len(classes), k, temperature)
+        model = NeighbourModel(train_embedded, train_index, len(classes), k, temperature, graph)
+        hood = model.neighbourhood(dev_embedded)
         for weight, floor in itertools.product(NEIGHBOUR_WEIGHTS, NEIGHBOUR_FLOORS):
             pooling = {"linear_temperature": linear_temperature, "neighbour_weight": weight,
                        "neighbour_floor": floor}
-            scores, _ = pool_scores(dev_linear, model, dev_embedded, pooling)
-            shortlist = top_k(scores, SHORTLIST)
+            shortlist = top_k(pool_scores(dev_linear, hood, pooling), SHORTLIST)
             hit = shortlist == dev_index[:, None]
             score = float(np.mean(hit[:, 0] & known) + np.mean(hit.any(axis=1) & known))
             if best is None or score > best[0] + 1e-12:
-                best = (score, pooling, model)
+                best = (score, pooling, model, hood)
     assert best is not None
-    _, pooling, neighbours = best
-    scores, hood = pool_scores(dev_linear, neighbours, dev_embedded, pooling)
+    _, pooling, neighbours, hood = best
+    scores = pool_scores(dev_linear, hood, pooling)
     temperature = fit_temperature(scores.astype(np.float64), dev_index)
     return PooledFit(neighbours, pooling, scores, hood.signals(np.argmax(scores, axis=1), train_index), temperature)

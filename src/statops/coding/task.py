@@ -142,9 +142,10 @@ class CodingTask:
         }
         if coder.encoder is not None and coder.neighbours is not None:
             encoder = coder.encoder.describe()
-            what = ("the MiniLM sentence encoder" if encoder["kind"] == "minilm" else
-                    "a static embedding distilled from the MiniLM sentence encoder")
+            what = ("a static embedding distilled from the MiniLM sentence encoder" if encoder["kind"] == "static"
+                    else "the MiniLM sentence encoder")
             card["method"] += (f" Profile '{coder.profile}': {what} ({encoder.get('version', '')}) embeds each text; "
+                               "the linear classifiers read the embedding beside the TF-IDF features; "
                                f"a {coder.neighbours.k}-nearest-neighbour vote over the training records' "
                                "embeddings is pooled with the linear classifier in log space, and its "
                                "agreement and similarities feed the confidence model. The classification's "

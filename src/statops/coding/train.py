@@ -13,7 +13,7 @@ import pandas as pd
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
-from statops.coding.model import TOP_K, CodingModel, build_features, word_vocabulary
+from statops.coding.model import TOP_K, CodingModel, build_features, with_embeddings, word_vocabulary
 from statops.coding.profiles import check_profile, embed_distinct, fit_pooling, make_encoder, title_texts
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
@@ -96,6 +96,11 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     features = build_features()
     x_train = features.fit_transform(texts)
     x_dev = features.transform(dev)
+    if embedded:  # the linear classifier reads the embeddings too
+        report("embeddings", 0.1)
+        encoder = make_encoder(options.profile, texts)
+        train_embedded, dev_embedded = embed_distinct(encoder, texts), embed_distinct(encoder, dev)
+        x_train, x_dev = with_embeddings(x_train, train_embedded), with_embeddings(x_dev, dev_embedded)
     report("classifiers", 0.15)
     linear, blend = fit_hierarchical(x_train, labels, hierarchy, options.regularisation, options.seed, x_dev, dev_y)
     classes = linear.classes
@@ -111,12 +116,9 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
                         options.target_accuracy, hierarchy, metadata, profile=options.profile)
     extra = None
     if embedded:
-        report("embeddings", 0.4)
-        encoder = make_encoder(options.profile, texts)
-        train_embedded = embed_distinct(encoder, texts)
         report("neighbours", 0.65)
         pooled = fit_pooling(train_embedded, np.array([class_index[y] for y in labels], dtype=np.int32), classes,
-                             embed_distinct(encoder, dev), dev_scores, dev_index)
+                             dev_embedded, dev_scores, dev_index)
         model.encoder, model.neighbours, model.pooling = encoder, pooled.neighbours, pooled.pooling
         metadata.update(encoder=encoder.describe(), neighbours=pooled.neighbours.settings(), pooling=pooled.pooling,
                         title_records=len(extra_texts))
