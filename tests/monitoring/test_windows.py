@@ -76,8 +76,9 @@ def test_a_silent_day_is_an_empty_window_and_a_volume_drop() -> None:
     assert {s.name: s.status for s in first}["volume"] == OK  # nothing to compare with yet
 
 
-@pytest.mark.parametrize("reader", ["arrow", "python"])
+@pytest.mark.parametrize("reader", ["arrow", "arrow in halves", "python"])
 def test_the_log_is_read_with_its_times_to_the_microsecond_and_in_order(workspace, monkeypatch, reader) -> None:  # noqa: ANN001
+    from statops.monitoring import log_window
     from statops.monitoring.log_window import read_log_columns
     from statops.scoring.prediction_log import new_id, write_rows
     from statops.store import column_read
@@ -85,6 +86,9 @@ def test_the_log_is_read_with_its_times_to_the_microsecond_and_in_order(workspac
     if reader == "python":  # SQLite read in this process, without ADBC's driver (PostgreSQL has one way)
         sqlite_only(workspace, "reading in this process is SQLite's fallback")
         monkeypatch.setattr(column_read, "_HAS_SQLITE_DRIVER", False)
+    if reader == "arrow in halves":  # a large window on SQLite: two processes read a half each
+        sqlite_only(workspace, "only SQLite reads a window in halves")
+        monkeypatch.setattr(log_window, "SPLIT_ROWS", 2)
     times = [datetime(2025, 3, 3, 9, 0, 0, 1, tzinfo=UTC), datetime(2025, 3, 3, 9, 0, 0, 999_999, tzinfo=UTC),
              datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)]
     write_rows(workspace.store, [

@@ -14,11 +14,11 @@ from tests.conftest import sqlite_only
 
 def test_a_reader_that_is_not_used_stops_its_child(workspace) -> None:  # noqa: ANN001
     sqlite_only(workspace, "only SQLite reads in a child process")
-    with pytest.raises(RuntimeError), ColumnReader(workspace.store) as reader:
-        child = reader._waiting
-        assert child is not None and child.poll() is None  # started, waiting for its query
+    with pytest.raises(RuntimeError), ColumnReader(workspace.store, children=2) as reader:
+        children = list(reader._waiting)
+        assert len(children) == 2 and all(c.poll() is None for c in children)  # started, waiting for a query
         raise RuntimeError("the caller failed before reading")
-    assert child.wait(5) is not None
+    assert all(c.wait(5) is not None for c in children)
 
 
 def test_a_query_the_store_refuses_is_a_clear_error(workspace) -> None:  # noqa: ANN001

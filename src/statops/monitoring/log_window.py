@@ -7,19 +7,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from typing import cast as cast_type
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, String, case, cast, func, select, type_coerce
+from sqlalchemy import Float, Select, String, case, cast, func, select, type_coerce
 
 from statops.errors import InvalidInput
 from statops.scoring.prediction_log import TABLE, in_window
 from statops.store import Store
-from statops.store.column_read import ColumnReader, read_frame
+from statops.store.column_read import ColumnReader
+from statops.store.schema import aware
 
 COLUMNS = ("id", "at", "code", "confidence", "decision", "text_length")
 DECISIONS = ["review", "auto"]  # the decision column's categories: 0 review, 1 auto
 _LOOKUPS = 500  # ids a query looks up at once
+SPLIT_ROWS = 200_000  # a window of this many rows or more is read in two halves at once on SQLite
 
 
 PERIODS = ("day", "week", "month", "quarter")  # month and quarter: production cycles
@@ -73,13 +77,33 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
                    case((TABLE.c.decision == "auto", 1), else_=0).label("auto"),
                    # -1 for no length: a driver that infers a column's type from its first rows sees integers
                    func.coalesce(TABLE.c.text_length, -1).label("text_length"))
-    query = in_window(query, model, version, since, until).order_by(TABLE.c.at, TABLE.c.id)
-    frame = reader.read(query, times=("at",)) if reader is not None else read_frame(store, query, times=("at",))
+    parts = [in_window(query, model, version, start, end).order_by(TABLE.c.at, TABLE.c.id)
+             for start, end in _halves(store, model, version, since, until)]
+    if reader is not None:
+        frame = reader.read_parts(parts, times=("at",))
+    else:
+        with ColumnReader(store) as reader:
+            frame = reader.read_parts(parts, times=("at",))
     frame["confidence"] = frame["confidence"].astype(float)
     frame["decision"] = pd.Categorical.from_codes(frame.pop("auto").to_numpy(dtype=np.int8), DECISIONS)
     lengths = frame["text_length"].to_numpy(dtype=float)
     frame["text_length"] = np.where(lengths < 0, np.nan, lengths)
     return frame[list(COLUMNS)]
+
+
+def _halves(store: Store, model: str, version: str | None, since: datetime | None,
+            until: datetime | None) -> list[tuple[datetime | None, datetime | None]]:
+    """[since, until) as two halves of its time span, for a large window on SQLite (each half is then
+    read by a process of its own, on two cores at once); else as it is."""
+    if store.engine.dialect.name != "sqlite":
+        return [(since, until)]
+    with store.engine.connect() as connection:
+        bounds = cast_type("Select[Any]", select(func.count(), func.min(TABLE.c.at), func.max(TABLE.c.at)))
+        rows, first, last = connection.execute(in_window(bounds, model, version, since, until)).one()
+    if rows < SPLIT_ROWS or first is None or last is None or first >= last:
+        return [(since, until)]
+    middle = aware(first) + (aware(last) - aware(first)) / 2
+    return [(since, middle), (middle, until)]
 
 
 def sample_texts(store: Store, window: Window, wanted: int) -> list[str]:

@@ -134,7 +134,7 @@ def monitor(ws: Workspace, model: str, version: str | None = None, window: str |
             update_alerts_store: bool = True, now: datetime | None = None) -> MonitoringResult:
     """Every signal of every window of `model`'s log (its production version, else its latest, unless
     `version` is given) since `since`, and the alerts of the latest window opened or resolved."""
-    with ColumnReader(ws.store) as reader:  # on SQLite its reader starts up while the version is resolved
+    with ColumnReader(ws.store, children=2) as reader:  # on SQLite its readers start while the version is resolved
         ref = resolve_model(ws, model if version is None else f"{model}/{version}")
         reference = _reference(ws, ref, reference_dataset)
         spec = WindowSpec.parse(window or ws.settings.monitor_window)

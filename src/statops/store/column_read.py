@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import threading
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,56 +33,68 @@ _CHILD = Path(__file__).with_name("sqlite_columns.py")
 _HAS_SQLITE_DRIVER = importlib.util.find_spec("adbc_driver_sqlite") is not None
 
 
-def read_frame(store: Store, query: Select[Any], times: Collection[str] = ()) -> pd.DataFrame:
-    """The rows of `query` as a DataFrame (see ColumnReader.read)."""
-    with ColumnReader(store) as reader:
-        return reader.read(query, times)
-
-
 class ColumnReader:
-    """Reads queries' results from `store` as columns. On SQLite, the child process of the first read starts
-    when the reader is made, so that its start-up (importing Arrow and the driver: 0.4 s) overlaps what the
-    caller does until then; leaving the `with` block stops a child that was not used."""
+    """Reads queries' results from `store` as columns. On SQLite a child process reads each query; the
+    first `children` start when the reader is made, so that their start-up (importing Arrow and the
+    driver: 0.4 s) overlaps what the caller does until then. Leaving the `with` block stops children that
+    were not used."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, children: int = 1):
         self.store = store
         url = store.engine.url
-        self._database = url.database if url.get_backend_name() == "sqlite" else None
-        self._waiting = self._start_child()
+        self.sqlite = url.get_backend_name() == "sqlite"
+        self._database = url.database if self.sqlite else None
+        self._waiting = [child for child in (self._start_child() for _ in range(children)) if child is not None]
+        self._lock = threading.Lock()
 
     def __enter__(self) -> ColumnReader:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._waiting is not None:
-            self._waiting.kill()
-            self._waiting.wait()
-            self._waiting = None
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for child in waiting:
+            child.kill()
+            child.wait()
 
     def read(self, query: Select[Any], times: Collection[str] = ()) -> pd.DataFrame:
         """The rows of `query` as a DataFrame, column names from the query's labels. The columns named in
         `times` come back as UTC times (SQLite keeps them as text); the other columns' types are the
         driver's (on SQLite read in this process, Python objects): the caller sets the types it needs."""
+        return self.read_parts([query], times)
+
+    def read_parts(self, queries: list[Select[Any]], times: Collection[str] = ()) -> pd.DataFrame:
+        """The rows of `queries` (the same columns), one query's after another's, as one DataFrame. On
+        SQLite the parts are read at the same time, each by a child of its own."""
         url = self.store.engine.url
-        names = [column.name for column in query.selected_columns]
-        sql = str(query.compile(dialect=self.store.engine.dialect, compile_kwargs={"literal_binds": True}))
-        if url.get_backend_name() == "sqlite":
-            table = self._sqlite_child(sql)
-            if table is None:
-                frame = _sqlite_here(self.store, query, names)
+        names = [column.name for column in queries[0].selected_columns]
+        sqls = [str(q.compile(dialect=self.store.engine.dialect, compile_kwargs={"literal_binds": True}))
+                for q in queries]
+        if self.sqlite:
+            if len(sqls) == 1:
+                parts = [self._sqlite_child(sqls[0])]
+            else:
+                with ThreadPoolExecutor(len(sqls), thread_name_prefix="statops-columns") as pool:
+                    parts = list(pool.map(self._sqlite_child, sqls))
+            if any(part is None for part in parts):
+                frame = pd.concat([_sqlite_here(self.store, q, names) for q in queries], ignore_index=True)
                 for name in times:
                     frame[name] = pd.to_datetime(frame[name], format="ISO8601", utc=True)
                 return frame
+            tables = [part for part in parts if part is not None]
         elif url.get_backend_name() == "postgresql":
             import adbc_driver_postgresql.dbapi
 
             uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
             with adbc_driver_postgresql.dbapi.connect(uri) as connection, connection.cursor() as cursor:
-                cursor.execute(sql)
-                table = cursor.fetch_arrow_table()
+                tables = []
+                for sql in sqls:
+                    cursor.execute(sql)
+                    tables.append(cursor.fetch_arrow_table())
         else:
             raise StatopsError(f"statops keeps its store in SQLite or PostgreSQL, not {url.get_backend_name()}")
-        table = table.rename_columns(names)
+        # a part with no rows may have other column types (the driver infers them from the rows)
+        table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1]).rename_columns(names)
         for name in times:  # SQLite's text ('2025-03-03 10:00:00.123456', in UTC) parsed by Arrow: 20 ms a million
             column = table[name]
             if not pa.types.is_timestamp(column.type):
@@ -101,7 +115,9 @@ class ColumnReader:
 
     def _sqlite_child(self, sql: str) -> pa.Table | None:
         """The result of `sql` read by a child process; None where none can run."""
-        child, self._waiting = self._waiting or self._start_child(), None
+        with self._lock:
+            child = self._waiting.pop() if self._waiting else None
+        child = child or self._start_child()
         if child is None:
             return None
         out, err = child.communicate(sql.encode())
