@@ -5,6 +5,7 @@ quarter, labelled as the catalogue labels cycles: 2025M03, 2025Q1), or every N r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,11 +80,8 @@ def read_log_columns(store: Store, model: str, version: str | None, since: datet
                    func.coalesce(TABLE.c.text_length, -1).label("text_length"))
     parts = [in_window(query, model, version, start, end).order_by(TABLE.c.at, TABLE.c.id)
              for start, end in _halves(store, model, version, since, until)]
-    if reader is not None:
-        frame = reader.read_parts(parts, times=("at",))
-    else:
-        with ColumnReader(store) as reader:
-            frame = reader.read_parts(parts, times=("at",))
+    with nullcontext(reader) if reader is not None else ColumnReader(store) as columns:
+        frame = columns.read_parts(parts, times=("at",))
     frame["confidence"] = frame["confidence"].astype(float)
     frame["decision"] = pd.Categorical.from_codes(frame.pop("auto").to_numpy(dtype=np.int8), DECISIONS)
     lengths = frame["text_length"].to_numpy(dtype=float)
