@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
 from statops.coding.breakdown import CodeQuality
 from statops.coding.chart import coverage_png
 from statops.coding.metrics import Evaluation
-
-STYLE = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
-       margin: 0; background: #f6f7f9; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
-h1 { font-size: 1.5em; margin: 0 0 4px; }
-h2 { font-size: 1.15em; margin: 32px 0 8px; border-bottom: 1px solid #d8dde3; padding-bottom: 4px; }
-p.note, p.sub { color: #57606a; margin: 4px 0 10px; }
-table { border-collapse: collapse; margin: 6px 0 12px; }
-th, td { padding: 3px 10px; border-bottom: 1px solid #e6e9ed; text-align: left; vertical-align: top; }
-th { background: #f0f2f5; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; }
-table.facts th { background: none; font-weight: 600; }
-img.chart { max-width: 100%; height: auto; border: 1px solid #e6e9ed; }
-"""
+from statops.html_report import facts_table, html_table, report_page
 
 
 def _pct(value: float | None) -> str:
@@ -35,18 +18,6 @@ def _pct(value: float | None) -> str:
 
 def _number(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int], code: set[int]) -> str:
-    """An HTML table; every cell is escaped."""
-    def cell(tag: str, index: int, value: Any) -> str:
-        css = "num" if index in numeric else "code" if index in code and tag == "td" else ""
-        attribute = f' class="{css}"' if css else ""
-        return f"<{tag}{attribute}>{escape('' if value is None else str(value))}</{tag}>"
-
-    head = "".join(cell("th", i, c) for i, c in enumerate(columns))
-    body = "\n".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
 def _summary(evaluation: Evaluation) -> str:
@@ -61,13 +32,13 @@ def _summary(evaluation: Evaluation) -> str:
         ["share auto-coded", _pct(evaluation.auto_coded_share)],
         ["accuracy of auto-coded records", _pct(evaluation.auto_coded_accuracy)],
     ]
-    return _table(["measure", "value"], rows, numeric={1}, code=set())
+    return html_table(["measure", "value"], rows, numeric={1}, code=set())
 
 
 def _levels(evaluation: Evaluation) -> str:
     rows = [[r.level, f"{r.codes:,}", f"{r.records:,}", _pct(r.accuracy), _pct(r.auto_coded_accuracy)]
             for r in evaluation.levels]
-    return _table(["level", "codes", "records", "accuracy", "accuracy of auto-coded"], rows,
+    return html_table(["level", "codes", "records", "accuracy", "accuracy of auto-coded"], rows,
                   numeric={1, 2, 3, 4}, code=set())
 
 
@@ -82,28 +53,23 @@ CODE_COLUMNS: list[tuple[str, Callable[[CodeQuality], Any]]] = [
 
 
 def _codes(rows: list[CodeQuality]) -> str:
-    return _table([name for name, _ in CODE_COLUMNS], [[get(r) for _, get in CODE_COLUMNS] for r in rows],
+    return html_table([name for name, _ in CODE_COLUMNS], [[get(r) for _, get in CODE_COLUMNS] for r in rows],
                   numeric={2, 3, 4, 5, 6, 7}, code={0})
 
 
 def _confusions(evaluation: Evaluation) -> str:
     rows = [[c.true_code, c.true_title, c.predicted_code, c.predicted_title, f"{c.count:,}", _pct(c.share_of_true)]
             for c in evaluation.confusions]
-    return _table(["true code", "title", "coded as", "title", "records", "share of true code"], rows,
+    return html_table(["true code", "title", "coded as", "title", "records", "share of true code"], rows,
                   numeric={4, 5}, code={0, 2})
 
 
 def render_report(evaluation: Evaluation, heading: str, facts: Sequence[tuple[str, str]] = ()) -> str:
     """The whole page as text."""
     chart = base64.b64encode(coverage_png(evaluation, "", dpi=150)).decode("ascii")
-    facts_table = '<table class="facts">\n' + "\n".join(
-        f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts) + "\n</table>"
-    written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     worst = evaluation.worst_codes
-    sections = [
-        f"<h1>{escape(heading)}</h1>",
-        f'<p class="sub">Evaluation report, written {escape(written)}.</p>',
-        facts_table if facts else "",
+    return report_page(heading, [
+        facts_table(facts),
         "<h2>Summary</h2>", _summary(evaluation),
         "<h2>Coverage and accuracy</h2>",
         '<p class="note">Records are auto-coded from the most confident down. The curve shows the accuracy of '
@@ -123,11 +89,4 @@ def render_report(evaluation: Evaluation, heading: str, facts: Sequence[tuple[st
         "<h2>Every code</h2>",
         f'<p class="note">{len(evaluation.per_code):,} codes, seen as a true or a predicted code, most frequent '
         "first.</p>", _codes(evaluation.per_code),
-    ]
-    body = "\n".join(s for s in sections if s)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(heading)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
-        "</body>\n</html>\n"
-    )
+    ])
