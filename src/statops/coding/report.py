@@ -39,7 +39,7 @@ def _levels(evaluation: Evaluation) -> str:
     rows = [[r.level, f"{r.codes:,}", f"{r.records:,}", _pct(r.accuracy), _pct(r.auto_coded_accuracy)]
             for r in evaluation.levels]
     return html_table(["level", "codes", "records", "accuracy", "accuracy of auto-coded"], rows,
-                  numeric={1, 2, 3, 4}, code=set())
+                      numeric={1, 2, 3, 4}, code=set())
 
 
 CODE_COLUMNS: list[tuple[str, Callable[[CodeQuality], Any]]] = [
@@ -54,14 +54,14 @@ CODE_COLUMNS: list[tuple[str, Callable[[CodeQuality], Any]]] = [
 
 def _codes(rows: list[CodeQuality]) -> str:
     return html_table([name for name, _ in CODE_COLUMNS], [[get(r) for _, get in CODE_COLUMNS] for r in rows],
-                  numeric={2, 3, 4, 5, 6, 7}, code={0})
+                      numeric={2, 3, 4, 5, 6, 7}, code={0})
 
 
 def _confusions(evaluation: Evaluation) -> str:
     rows = [[c.true_code, c.true_title, c.predicted_code, c.predicted_title, f"{c.count:,}", _pct(c.share_of_true)]
             for c in evaluation.confusions]
     return html_table(["true code", "title", "coded as", "title", "records", "share of true code"], rows,
-                  numeric={4, 5}, code={0, 2})
+                      numeric={4, 5}, code={0, 2})
 
 
 def render_report(evaluation: Evaluation, heading: str, facts: Sequence[tuple[str, str]] = ()) -> str:
