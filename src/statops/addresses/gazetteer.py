@@ -1,0 +1,113 @@
+"""The reference base prepared for matching: each address's normalised fields, its numbers and
+postcode, and lookups by postcode and by building (number and street) — computed once, at build."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from statops.addresses.derive import normalised_fields
+from statops.addresses.fields import FIELDS, ID_COLUMN, compose
+from statops.addresses.normalise import SUB_BUILDING_WORDS, has_digit, normalise, words
+
+_POSTCODE_PART = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$|^[0-9][A-Z]{2}$")
+_OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+_INWARD = re.compile(r"^[0-9][A-Z]{2}$")
+BLOCK_LIMIT = 60  # a lookup that finds more than this says little; it is left to the index
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What matching compares of one address, reference or query, all normalised."""
+
+    normalised: str
+    fields: dict[str, str]
+    words: frozenset[str]
+    numbers: tuple[str, ...]  # words with a digit, outside the postcode, in order
+    postcode: str  # "OUT IN" or ""
+
+    @property
+    def outward(self) -> str:
+        return self.postcode.split(" ")[0] if self.postcode else ""
+
+    @property
+    def sector(self) -> str:
+        return self.postcode[:-2] if self.postcode else ""
+
+
+def find_postcode(all_words: list[str]) -> str:
+    """The first outward-inward pair of words ("" when none)."""
+    for a, b in zip(all_words, all_words[1:], strict=False):
+        if _OUTWARD.match(a) and _INWARD.match(b):
+            return f"{a} {b}"
+    return ""
+
+
+def query_facts(normalised: str, fields: dict[str, str]) -> Facts:
+    """Facts of a query from its normalised text and its parsed fields."""
+    all_words = words(normalised)
+    postcode = find_postcode(all_words)
+    pc_words = set(postcode.split()) if postcode else set()
+    numbers = tuple(w for w in all_words if has_digit(w) and w not in pc_words and not _POSTCODE_PART.match(w))
+    return Facts(normalised, fields, frozenset(all_words), numbers, postcode)
+
+
+def reference_facts(fields: dict[str, str]) -> Facts:
+    """Facts of a reference address from its normalised fields."""
+    whole = ", ".join(v for v in (fields["organisation"], fields["sub_building"], fields["building_name"],
+                                  f"{fields['building_number']} {fields['street']}".strip(), fields["locality"],
+                                  fields["town"], fields["postcode"]) if v)
+    numbers = tuple(w for f in ("sub_building", "building_name", "building_number") for w in fields[f].split()
+                    if has_digit(w))
+    postcode = find_postcode(fields["postcode"].split())
+    return Facts(whole, fields, frozenset(words(whole)), numbers, postcode)
+
+
+def sub_number(fields: dict[str, str]) -> str:
+    """The flat's own identifier: the sub-building without its FLAT/UNIT word."""
+    return " ".join(w for w in fields["sub_building"].split() if w not in SUB_BUILDING_WORDS)
+
+
+class Gazetteer:
+    """The reference rows with their facts and block lookups, addressed by row number."""
+
+    def __init__(self, reference: pd.DataFrame) -> None:
+        self.reference = reference[[ID_COLUMN, *FIELDS]].reset_index(drop=True)
+        self.ids = np.asarray(self.reference[ID_COLUMN].tolist(), dtype=object)
+        self.addresses = compose(self.reference).tolist()
+        self.facts = [reference_facts(f) for f in normalised_fields(self.reference)]
+        self.row_of = {str(i): r for r, i in enumerate(self.ids)}
+        by_postcode: dict[str, list[int]] = defaultdict(list)
+        by_building: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for row, facts in enumerate(self.facts):
+            if facts.postcode:
+                by_postcode[facts.postcode].append(row)
+            number = facts.fields["building_number"] or facts.fields["building_name"]
+            if number and facts.fields["street"]:
+                by_building[(number, facts.fields["street"])].append(row)
+        self.by_postcode = {k: v for k, v in by_postcode.items() if len(v) <= BLOCK_LIMIT}
+        self.known_postcodes = frozenset(by_postcode)
+        self.by_building = {k: v for k, v in by_building.items() if len(v) <= BLOCK_LIMIT}
+        self.vocabulary = frozenset(w for f in self.facts for w in f.words)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def blocked(self, query: Facts) -> list[int]:
+        """Rows sharing the query's postcode, or its building number (or name) and street."""
+        rows = list(self.by_postcode.get(query.postcode, ())) if query.postcode else []
+        street = query.fields.get("street", "")
+        if street:
+            for key in (query.fields.get("building_number", ""), query.fields.get("building_name", "")):
+                if key:
+                    rows.extend(self.by_building.get((key, street), ()))
+        return rows
+
+
+def normalise_all(texts: list[str]) -> list[str]:
+    """Normalise each text (non-text values count as empty)."""
+    return [normalise(t) if isinstance(t, str) else "" for t in texts]
