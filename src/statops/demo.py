@@ -1,4 +1,5 @@
-"""The demo: the whole auto-coding flow on the bundled SOC2010 coding index, offline."""
+"""The demo: the whole flow, offline, for auto-coding on the bundled SOC2010 coding index, or for address
+matching on a bundled synthetic address base."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from statops.classifications import ClassificationInfo, add_classification
 from statops.data import DatasetInfo, add_dataset
+from statops.data.catalogue import add_reference_base
 from statops.errors import Conflict, InvalidInput
 from statops.registry import EvaluationOutcome, TrainingOutcome, evaluate_version, train_and_register
 from statops.scoring import ScoreSummary, score_file
@@ -21,14 +23,17 @@ from statops.workspace import Workspace
 MODEL_NAME = "soc2010-coder"
 ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence v3.0 "
                "(ONS SOC2010 coding index).")
+ADDRESS_ATTRIBUTION = ("Synthetic addresses (no real ones) made with Faker (MIT licence), recorded with errors by "
+                       "address-errors 0.1.1 (MIT licence).")
 
 
 DEMO_FILES = ("structure", "train", "dev", "test")
 
 
-def bundled_file(name: str) -> Path:
-    """A file of the bundled SOC2010 data (train, dev, test, structure), gzip-compressed CSV."""
-    return Path(str(files("statops") / "demo_data" / "soc2010" / name))
+def bundled_file(name: str, folder: str = "soc2010") -> Path:
+    """A file of the bundled data: SOC2010 (train, dev, test, structure) or, in folder `addresses`, the
+    synthetic address test bed (reference, train, dev, test); gzip-compressed CSV."""
+    return Path(str(files("statops") / "demo_data" / folder / name))
 
 
 def write_demo_data(folder: str | Path) -> list[Path]:
@@ -53,14 +58,47 @@ def write_demo_data(folder: str | Path) -> list[Path]:
     return targets
 
 
+@dataclass(frozen=True)
+class DemoFlow:
+    """What one task's demo runs on: the bundled folder, its files' columns, the model's name."""
+
+    task: str
+    folder: str
+    model: str
+    label_column: str
+    attribution: str
+
+
+CODING = DemoFlow("coding", "soc2010", MODEL_NAME, "soc2010", ATTRIBUTION)
+ADDRESSES = DemoFlow("addresses", "addresses", "address-matcher", "id", ADDRESS_ATTRIBUTION)
+
+
 @dataclass
 class DemoReport:
     workspace: Workspace
-    classification: ClassificationInfo
+    flow: DemoFlow
+    answers: str  # what the model answers in: the classification, or the reference base
     datasets: dict[str, DatasetInfo]
     training: TrainingOutcome
     evaluation: EvaluationOutcome
     scoring: ScoreSummary
+
+
+def _classification(ws: Workspace, say: Callable[[str], None]) -> tuple[str, dict[str, str]]:
+    say("Loading the SOC2010 classification")
+    info: ClassificationInfo = add_classification(ws, "soc2010", bundled_file("structure.csv.gz"), version="2010")
+    return f"classification soc2010 version {info.version} ({info.codes} codes)", {"classification": "soc2010"}
+
+
+def _reference_base(ws: Workspace, say: Callable[[str], None]) -> tuple[str, dict[str, str]]:
+    from statops.addresses.reference_table import ADDRESS_COLUMN, reference_table
+    from statops.tables import UTF8, read_table
+
+    say("Adding the reference address base")
+    path = bundled_file("reference.csv.gz", ADDRESSES.folder)
+    base = add_reference_base(ws, "addressbase", reference_table(read_table(path, UTF8), "id"), path,
+                              ADDRESS_COLUMN, "id", cycle="2026", gsbpm="5.1")
+    return f"reference base {base.ref} ({base.rows:,} addresses)", {"reference": base.ref}
 
 
 def run_demo(
@@ -68,29 +106,32 @@ def run_demo(
     step: Callable[[str], None] | None = None,
     training_progress: ProgressCallback | None = None,
     scoring_progress: ChunkProgress | None = None,
+    flow: DemoFlow = CODING,
 ) -> DemoReport:
-    """init -> classification -> datasets -> train -> evaluate -> score the test file."""
+    """init -> classification (coding) or reference base (addresses) -> datasets -> train -> evaluate ->
+    score the test file."""
     say = step or (lambda _message: None)
     say("Creating the workspace")
     ws = Workspace.init(home)
-    say("Loading the SOC2010 classification")
-    classification = add_classification(ws, "soc2010", bundled_file("structure.csv.gz"), version="2010")
+    answers, labelled_by = (_classification if flow.task == "coding" else _reference_base)(ws, say)
+    gsbpm = "5.2" if flow.task == "coding" else "5.1"
     datasets = {}
     for split in ("train", "dev", "test"):
         say(f"Registering the {split} data")
         datasets[split] = add_dataset(
-            ws, f"soc2010-{split}", bundled_file(f"{split}.csv.gz"), text_column="text",
-            label_column="soc2010", classification="soc2010", cycle="2016", gsbpm="5.2",
+            ws, f"{flow.folder}-{split}", bundled_file(f"{split}.csv.gz", flow.folder), text_column="text",
+            label_column=flow.label_column, cycle="2016" if flow.task == "coding" else "2026", gsbpm=gsbpm,
+            **labelled_by,
         )
-    say("Training the auto-coder")
-    training = train_and_register(ws, MODEL_NAME, datasets["train"].ref, datasets["dev"].ref,
-                                  progress=training_progress)
-    version_ref = f"{MODEL_NAME}/{training.registered.version}"
+    say("Training the auto-coder" if flow.task == "coding" else "Training the address matcher")
+    training = train_and_register(ws, flow.model, datasets["train"].ref, datasets["dev"].ref,
+                                  progress=training_progress, task=flow.task)
+    version_ref = f"{flow.model}/{training.registered.version}"
     say("Evaluating on the test data")
     evaluation = evaluate_version(ws, version_ref, datasets["test"].ref)
     say("Scoring the test file")
-    output = ws.home / "demo" / "soc2010-test-coded.csv"
+    output = ws.home / "demo" / f"{flow.folder}-test-{'coded' if flow.task == 'coding' else 'matched'}.csv"
     output.parent.mkdir(exist_ok=True)
-    scoring = score_file(ws, version_ref, bundled_file("test.csv.gz"), output, "text",
+    scoring = score_file(ws, version_ref, bundled_file("test.csv.gz", flow.folder), output, "text",
                          progress=scoring_progress)
-    return DemoReport(ws, classification, datasets, training, evaluation, scoring)
+    return DemoReport(ws, flow, answers, datasets, training, evaluation, scoring)

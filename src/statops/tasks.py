@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 
 ANSWER_COLUMNS = ("code", "confidence", "decision", "alternatives")
 """Every task's output has these: the answer (a code, a matched address id...), its
-calibrated confidence, 'auto' or 'review', and the runners-up as JSON text."""
+calibrated confidence, 'auto' or 'review', and the candidates, best first, as JSON text: a list of
+objects with at least `code` and `probability` (and `title` where the answer has words)."""
+SHOWN_COLUMNS = ("title",)
+"""Every task's output also has these, which answers show but the log does not keep: the answer's
+title (a code's title in the classification, a matched address)."""
 DECISIONS = ("auto", "review")
 DEFAULT_TASK = "coding"
 
@@ -66,8 +70,10 @@ class TaskEvaluation(Protocol):
 
 @dataclass(frozen=True)
 class FitRequest:
-    """What a task is trained from: labelled texts, optional dev data for calibration, the
-    classification's hierarchy, and the task's own options by name."""
+    """What a task is trained from: labelled texts, optional dev data for calibration, what the labels
+    are (a classification's hierarchy, or a reference base's ids as one level), the task's own options by
+    name, and, for a task that `needs_reference`, the reference base's table (an empty label then says a
+    record's answer is not in it)."""
 
     train_texts: pd.Series
     train_labels: pd.Series
@@ -75,6 +81,7 @@ class FitRequest:
     dev_texts: pd.Series | None = None
     dev_labels: pd.Series | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    reference: pd.DataFrame | None = None
 
 
 @dataclass
@@ -101,7 +108,8 @@ class Task(Protocol):
     """A kind of model: how it is trained, evaluated, saved and loaded, and what it answers."""
 
     name: str
-    output_columns: tuple[str, ...]  # ANSWER_COLUMNS among them
+    output_columns: tuple[str, ...]  # ANSWER_COLUMNS and SHOWN_COLUMNS among them
+    needs_reference: bool  # trained with a reference base (FitRequest.reference), its labels the base's ids
 
     def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
         """Train a model (options unknown to the task are an InvalidInput)."""
@@ -136,6 +144,7 @@ class Task(Protocol):
 
 TASKS: dict[str, str] = {
     "coding": "statops.coding.task:CodingTask",
+    "addresses": "statops.addresses.task:AddressTask",
 }
 """Task name -> 'module:class'. Imported on first use, so the lifecycle never imports every task."""
 

@@ -64,6 +64,11 @@ class Hierarchy:
         return cls({c: "" for c in unique}, {c: None for c in unique},
                    {c: f"prefix{len(c)}" for c in unique}, levels, from_prefixes=True)
 
+    @classmethod
+    def flat(cls, titles: dict[str, str], level: str) -> Hierarchy:
+        """One level of answers with titles and no parents (e.g. the addresses of a reference base)."""
+        return cls(titles, dict.fromkeys(titles), dict.fromkeys(titles, level), (level,))
+
     # -- queries -----------------------------------------------------------------------------
     def __contains__(self, code: object) -> bool:
         return code in self.titles

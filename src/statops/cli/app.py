@@ -10,6 +10,7 @@ import typer
 
 from statops import __version__
 from statops.cli import (
+    address_commands,
     audit_commands,
     classification_commands,
     data_commands,
@@ -30,8 +31,8 @@ USER_ERROR = 2
 
 app = typer.Typer(
     name="statops",
-    help="MLOps for official statistics: catalogue coded data, train and evaluate auto-coders, "
-    "register them in MLflow, and code files in batch.",
+    help="MLOps for official statistics: catalogue coded data, train and evaluate auto-coders and address "
+    "matchers, register them in MLflow, and code files in batch.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -55,6 +56,7 @@ def _root(
 workspace_commands.register(app)
 app.add_typer(classification_commands.app, name="classifications")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(address_commands.app, name="addresses")
 model_commands.register(app)
 score_commands.register(app)
 serve_commands.register(app)

@@ -204,6 +204,24 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+SHARES = ("accuracy", "share", "precision", "recall")
+"""A summary figure whose name has one of these is a share, shown as a percentage."""
+
+
+def summary_table(title: str, summary: dict[str, Any]) -> Table:
+    """A task's evaluation summary (its headline figures) as a two-column table; nested values are left out."""
+    def shown(name: str, value: Any) -> str:
+        if isinstance(value, float) and any(word in name for word in SHARES):
+            return pct(value)
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    rows = [[name.replace("_", " "), shown(name, value)] for name, value in summary.items()
+            if not isinstance(value, dict | list)]
+    return table(title, ["measure", "value"], rows)
+
+
 def evaluation_table(title: str, evaluation: Any, levels: bool = True) -> Table:
     """The quality measures of a coding Evaluation as a two-column table (with the accuracy at each
     level unless `levels` is False)."""

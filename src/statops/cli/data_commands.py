@@ -20,6 +20,7 @@ from statops.cli.common import (
     print_wide,
     table,
 )
+from statops.data.catalogue import DatasetInfo
 from statops.data.gsbpm import SUBPROCESSES
 
 app = typer.Typer(help="The dataset catalogue: versioned, hashed snapshots of coded records.",
@@ -44,6 +45,9 @@ def add(
     allow_unknown_codes: Annotated[
         bool, typer.Option("--allow-unknown-codes", help="Accept codes not in the classification.")
     ] = False,
+    reference: Annotated[str | None, typer.Option(
+        help="The labels are ids of this reference base (NAME or NAME@N, e.g. an address base added with "
+             "`statops addresses add-reference`); an empty label says the record is not in it.")] = None,
     encoding: EncodingOption = "utf-8",
     separator: SeparatorOption = None,
     home: HomeOption = None,
@@ -56,7 +60,7 @@ def add(
     if_interrupted(f"no version of dataset {name} was added")
     ws = open_workspace(home, "data.manage")
     info = add_dataset(ws, name, file, text_column, label_column, classification, cycle, gsbpm,
-                       allow_unknown_codes, text_format)
+                       allow_unknown_codes, text_format, reference)
     for note in info.notes:
         console.print(f"[yellow]note:[/] {note}")
     if info.created:
@@ -80,11 +84,18 @@ def list_(wide: WideOption = False, as_json: JsonOption = False, home: HomeOptio
         return
     if wide:
         print_wide(table("Datasets", ["dataset", "rows", "classification", "cycle", "GSBPM", "sha256", "added"], [
-            [d.ref, f"{d.rows:,}", d.classification, d.cycle, d.gsbpm, d.sha256,
+            [d.ref, f"{d.rows:,}", _answers(d), d.cycle, d.gsbpm, d.sha256,
              f"{d.created_at:%Y-%m-%d %H:%M} by {d.created_by}"] for d in rows]))
         return
     console.print(table("Datasets", ["dataset", "rows", "classification", "cycle", "added"], [
-        [d.ref, f"{d.rows:,}", d.classification, d.cycle, f"{d.created_at:%Y-%m-%d}"] for d in rows]))
+        [d.ref, f"{d.rows:,}", _answers(d), d.cycle, f"{d.created_at:%Y-%m-%d}"] for d in rows]))
+
+
+def _answers(info: DatasetInfo) -> str | None:
+    """What the dataset's labels are (its classification, its reference base), or that it is a reference base."""
+    if info.kind == "reference":
+        return "(reference base)"
+    return info.classification or (f"ids of {info.reference}" if info.reference else None)
 
 
 @app.command("show", epilog="Example: statops data show soc-train@1")
@@ -105,14 +116,16 @@ def show(
     gsbpm = f"{info.gsbpm} {SUBPROCESSES[info.gsbpm]}" if info.gsbpm else None
     console.print(table(f"Dataset {info.ref}", ["field", "value"], [
         ["rows", f"{info.rows:,}"], ["sha256", info.sha256], ["text column", info.text_column],
+        ["kind", "reference base" if info.kind == "reference" else "records"],
         ["label column", info.label_column], ["classification",
          f"{info.classification} {info.classification_version}" if info.classification else None],
+        ["reference base", info.reference],
         ["cycle", info.cycle], ["GSBPM", gsbpm],
         ["source file", f"{info.source_file} (sha256 {info.source_sha256[:16]}...)"],
         ["added", f"{info.created_at:%Y-%m-%d %H:%M:%S %Z} by {info.created_by}"],
         ["columns", ", ".join(c["name"] for c in info.columns)],
     ]))
-    if not info.label_column:
+    if not info.label_column or info.kind == "reference":
         return
     summary = label_summary(ws, info, load_dataset(ws, info))
     per_code = summary["records_per_code"]

@@ -15,6 +15,7 @@ from statops.cli.common import (
     if_interrupted,
     progress_bars,
     quiet_libraries,
+    summary_table,
 )
 
 
@@ -23,11 +24,15 @@ def demo(
         "--data", show_default=False,
         help="Only write the bundled SOC2010 files as CSV into this folder (for the README's tour), "
              "with their licence note; run nothing else.")] = None,
+    addresses: Annotated[bool, typer.Option(
+        "--addresses", help="Run the address-matching flow instead, on a bundled synthetic address base: "
+                            "reference base, labelled addresses, train a matcher, evaluate, match a file.")] = False,
     home: HomeOption = None,
 ) -> None:
     """Run the whole flow offline on the bundled SOC2010 coding index: init, classification,
-    datasets, train, evaluate, register, score."""
-    from statops.demo import ATTRIBUTION, MODEL_NAME, run_demo, write_demo_data
+    datasets, train, evaluate, register, score (with --addresses: the same for address matching)."""
+    from statops.coding import Evaluation
+    from statops.demo import ADDRESSES, ATTRIBUTION, CODING, run_demo, write_demo_data
 
     quiet_libraries()
     if data is not None:
@@ -42,29 +47,34 @@ def demo(
     started = time.perf_counter()
     with progress_bars() as bars:
         report = run_demo(home, step=lambda m: console.print(f"[cyan]>[/] {m}"),
-                          training_progress=bars.stages("Training"), scoring_progress=bars.rows("Scoring"))
-    ws, t, e, s = report.workspace, report.training, report.evaluation, report.scoring
+                          training_progress=bars.stages("Training"), scoring_progress=bars.rows("Scoring"),
+                          flow=ADDRESSES if addresses else CODING)
+    ws, t, e, s, flow = report.workspace, report.training, report.evaluation, report.scoring, report.flow
     console.print()
-    console.print(evaluation_table(f"{e.model.describe()} on the test data ({e.dataset.ref})", e.evaluation))
+    heading = f"{e.model.describe()} on the test data ({e.dataset.ref})"
+    if isinstance(e.evaluation, Evaluation):
+        console.print(evaluation_table(heading, e.evaluation))
+    else:
+        console.print(summary_table(heading, e.evaluation.summary()))
     console.rule("What the demo did")
     console.print(f"workspace       {ws.home}")
-    console.print(f"classification  soc2010 version {report.classification.version} "
-                  f"({report.classification.codes} codes)")
+    console.print(f"answers         {report.answers}")
     for info in report.datasets.values():
         console.print(f"dataset         {info.ref} ({info.rows:,} rows, sha256 {info.sha256[:12]}...)")
     console.print(f"model           {t.registered.name} version {t.registered.version} "
                   f"(MLflow run {t.registered.run_id}, trained in {t.result.fit_seconds:.1f} s)")
-    console.print(f"scored          {s.rows:,} rows -> {s.output} ({s.auto_coded_share:.1%} auto-coded)")
+    decided = "auto-coded" if flow.task == "coding" else "matches accepted"
+    console.print(f"scored          {s.rows:,} rows -> {s.output} ({s.auto_coded_share:.1%} {decided})")
     console.print(f"took            {time.perf_counter() - started:.0f} s")
     console.rule("Try next")
     home_flag = f" --home {ws.home}"
-    for command in (f"statops models show {MODEL_NAME}{home_flag}",
-                    f"statops evaluate {MODEL_NAME} --data soc2010-test --report report.html{home_flag}",
-                    f"statops data show soc2010-train{home_flag}",
-                    f"statops score {MODEL_NAME} YOUR_FILE.csv coded.csv --text-column text{home_flag}",
+    for command in (f"statops models show {flow.model}{home_flag}",
+                    f"statops evaluate {flow.model} --data {flow.folder}-test --report report.html{home_flag}",
+                    f"statops data show {flow.folder}-train{home_flag}",
+                    f"statops score {flow.model} YOUR_FILE.csv out.csv --text-column text{home_flag}",
                     f"mlflow ui --backend-store-uri {ws.mlflow_uri}"):
         console.print(command, soft_wrap=True, highlight=False)  # whole, to be copied
-    console.print(f"\n[dim]{ATTRIBUTION}[/]")
+    console.print(f"\n[dim]{flow.attribution}[/]")
 
 
 def register(app: typer.Typer) -> None:

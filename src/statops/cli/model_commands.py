@@ -22,6 +22,7 @@ from statops.cli.common import (
     print_json,
     print_wide,
     progress_bars,
+    summary_table,
     table,
 )
 
@@ -59,25 +60,30 @@ def train(
     data: Annotated[str, typer.Option("--data", help="Training dataset, NAME or NAME@N.")],
     dev: Annotated[str | None, typer.Option("--dev", help="Dev dataset for calibration and the threshold "
                                             "(default: a seeded 15% split of the training data).")] = None,
-    target_accuracy: Annotated[float, typer.Option(help="Accuracy the auto-coded records must reach.",
-                                                   min=0.01, max=1.0)] = 0.95,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data, same model.")] = 0,
-    regularisation: Annotated[float, typer.Option(help="Classifier C: larger fits the training data closer.",
-                                                  min=1e-6)] = 1.0,
-    task: Annotated[str, typer.Option(help="What the model does (statops.tasks): coding.")] = "coding",
+    target_accuracy: Annotated[float | None, typer.Option(
+        help="Accuracy the automatic answers must reach (codes auto-coded; addresses: matches accepted) "
+             "[default: coding 0.95, addresses 0.99].", min=0.01, max=1.0)] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed; same seed, same data, same model [default: 0].")] = None,
+    regularisation: Annotated[float | None, typer.Option(
+        help="Coding: classifier C, larger fits the training data closer [default: 1.0].", min=1e-6)] = None,
+    task: Annotated[str, typer.Option(help="What the model does (statops.tasks): coding (free text -> codes of "
+                                           "a classification) or addresses (free-text addresses -> ids of a "
+                                           "reference base).")] = "coding",
     profile: Annotated[str | None, typer.Option(help="Coder profile: standard (TF-IDF), accurate (sentence "
                                                 "encoder and neighbours) or fast (a static embedding "
                                                 "distilled from it); the last two need statops[embeddings].")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Train an auto-coder, evaluate it on dev data, log the run to MLflow and register a version."""
+    """Train a model (an auto-coder, or an address matcher with --task addresses), evaluate it on dev data, log
+    the run to MLflow and register a version."""
     from statops.registry import train_and_register
 
     ws = open_workspace(home, "models.train")
     if_interrupted(f"no version of {model} was registered (an unfinished MLflow run may remain, marked failed)")
-    options: dict[str, object] = {"target_accuracy": target_accuracy, "seed": seed, "regularisation": regularisation}
-    if profile is not None:
-        options["profile"] = profile
+    # only what was given: each task has its own defaults, and refuses an option it does not have
+    given = {"target_accuracy": target_accuracy, "seed": seed, "regularisation": regularisation, "profile": profile}
+    options: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     with progress_bars() as bars:
         outcome = train_and_register(ws, model, data, dev, options, bars.stages(f"Training {model}"), task=task)
     result, registered = outcome.result, outcome.registered
@@ -89,7 +95,7 @@ def train(
     if isinstance(result.dev_evaluation, Evaluation):
         console.print(evaluation_table("Quality on the dev data (threshold chosen out-of-fold)", result.dev_evaluation))
     else:  # a task without its own rendering here: its summary
-        print_json(result.dev_evaluation.summary())
+        console.print(summary_table("Quality on the dev data", result.dev_evaluation.summary()))
     console.print(f"Registered [bold]{registered.name}[/] version {registered.version} "
                   f"(MLflow run {registered.run_id})")
     if registered.dev_evaluation:
@@ -154,8 +160,10 @@ def evaluate(
 
     evaluation = outcome.evaluation
     if not isinstance(evaluation, Evaluation):  # a task without its own rendering here: its summary
-        print_json(evaluation.summary())
+        console.print(summary_table(f"{outcome.model.describe()} on {outcome.dataset.ref}", evaluation.summary()))
         _files(outcome.files)
+        if outcome.report:
+            console.print(f"Report written to {outcome.report}", highlight=False, soft_wrap=True)
         return
     console.print(f"[bold]{outcome.model.describe()}[/] on {outcome.dataset.ref}: "
                   f"{pct(evaluation.accuracy)} of {evaluation.records:,} records coded right")

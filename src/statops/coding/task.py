@@ -84,6 +84,7 @@ class CodingTask:
 
     name = "coding"
     output_columns = OUTPUT_COLUMNS
+    needs_reference = False
 
     def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
         return train_coder(request, progress)

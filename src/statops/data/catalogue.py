@@ -46,6 +46,8 @@ class DatasetInfo:
     snapshot_path: str
     created_by: str
     created_at: Any
+    kind: str = "records"  # or "reference": a reference base, the answers a task links records to
+    reference: str | None = None  # the reference base (NAME@N) whose ids the labels are
     created: bool = False
     notes: tuple[str, ...] = ()  # what the user should know about the file just added (not stored)
 
@@ -65,9 +67,10 @@ def _row_numbers(mask: pd.Series) -> str:
 
 
 def validate_records(
-    frame: pd.DataFrame, text_column: str, label_column: str | None, source: str
+    frame: pd.DataFrame, text_column: str, label_column: str | None, source: str, empty_labels: bool = False
 ) -> pd.DataFrame:
-    """Checks columns, empty texts and empty labels; returns the frame with labels stripped."""
+    """Checks columns, empty texts and empty labels (allowed with `empty_labels`: labels that are ids of
+    a reference base, where empty means 'not in the base'); returns the frame with labels stripped."""
     require_columns(list(frame.columns), [text_column] + ([label_column] if label_column else []), source)
     frame = frame.reset_index(drop=True)
     empty_text = frame[text_column].isna() | (frame[text_column].str.strip() == "")
@@ -77,9 +80,9 @@ def validate_records(
             f"(data rows {_row_numbers(empty_text)})"
         )
     if label_column:
-        labels = frame[label_column].str.strip()
-        empty_label = labels.isna() | (labels == "")
-        if empty_label.any():
+        labels = frame[label_column].fillna("").str.strip()
+        empty_label = labels == ""
+        if empty_label.any() and not empty_labels:
             raise InvalidInput(
                 f"{source}: {int(empty_label.sum())} row(s) have an empty '{label_column}' "
                 f"(data rows {_row_numbers(empty_label)})"
@@ -114,8 +117,11 @@ def add_dataset(
     gsbpm: str | None = None,
     allow_unknown_codes: bool = False,
     text_format: TextFormat = UTF8,
+    reference: str | None = None,
 ) -> DatasetInfo:
-    """Validate a file and store it as the next version of dataset `name` (or return the identical one)."""
+    """Validate a file and store it as the next version of dataset `name` (or return the identical one).
+    With `reference` (a reference base, NAME or NAME@N), the labels are its ids, and an empty label says
+    the record's answer is not in the base."""
     check_name(name, "dataset")
     check_cycle(cycle)
     check_gsbpm(gsbpm)
@@ -123,8 +129,27 @@ def add_dataset(
     classification_info = get_classification(ws, classification) if classification else None
     if classification_info and not label_column:
         raise InvalidInput("--classification needs --label-column: the codes to check are in that column")
-    frame = validate_records(read_table(path, text_format), text_column, label_column, path.name)
+    if reference and classification:
+        raise InvalidInput("give --classification or --reference, not both: labels are codes of a classification "
+                           "or ids of a reference base")
+    if reference and not label_column:
+        raise InvalidInput("--reference needs --label-column: the reference ids to check are in that column")
+    base = _reference_base(ws, reference) if reference else None
+    frame = validate_records(read_table(path, text_format), text_column, label_column, path.name,
+                             empty_labels=base is not None)
     notes: tuple[str, ...] = ()
+    if base is not None and label_column:
+        ids = set(load_dataset(ws, base)[base.label_column or ""])
+        labels = frame[label_column]
+        unknown = labels[(labels != "") & ~labels.isin(ids)]
+        if len(unknown):
+            listed = ", ".join(unknown.unique()[:MAX_LISTED])
+            raise InvalidInput(f"{path.name}: {len(unknown)} row(s) in '{label_column}' name ids that reference base "
+                               f"{base.ref} does not have: {listed}; fix them, or leave the label empty for a "
+                               "record that is not in the base")
+        outside = int((labels == "").sum())
+        if outside:
+            notes = (f"{outside} row(s) have an empty '{label_column}': their answer is not in {base.ref}",)
     if classification_info and label_column:
         known = set(classification_info.hierarchy.codes)
         counts = frame[label_column].value_counts()
@@ -138,11 +163,42 @@ def add_dataset(
                 "fix them or pass --allow-unknown-codes"
             )
         notes = _non_leaf_notes(classification_info.hierarchy, counts, label_column)
+    return _catalogue(ws, name, frame, path, text_column, label_column, cycle, gsbpm, notes,
+                      classification=(classification_info.name, classification_info.version) if classification_info
+                      else None, reference=base.ref if base else None)
+
+
+def add_reference_base(ws: Workspace, name: str, frame: pd.DataFrame, source: Path, text_column: str,
+                       id_column: str, cycle: str | None = None, gsbpm: str | None = None) -> DatasetInfo:
+    """Store a reference base — one row per answer, its unique id in `id_column` and its words in
+    `text_column` (a task has checked and shaped it) — as the next version of dataset `name`."""
+    check_name(name, "dataset")
+    check_cycle(cycle)
+    check_gsbpm(gsbpm)
+    require_columns(list(frame.columns), [id_column, text_column], source.name)
+    return _catalogue(ws, name, frame.reset_index(drop=True), source, text_column, id_column, cycle, gsbpm, (),
+                      kind="reference")
+
+
+def _reference_base(ws: Workspace, ref: str) -> DatasetInfo:
+    base = get_dataset(ws, ref)
+    if base.kind != "reference":
+        raise InvalidInput(f"dataset {base.ref} is not a reference base (add one with "
+                           "`statops addresses add-reference`)")
+    return base
+
+
+def _catalogue(ws: Workspace, name: str, frame: pd.DataFrame, path: Path, text_column: str, label_column: str | None,
+               cycle: str | None, gsbpm: str | None, notes: tuple[str, ...], *,
+               classification: tuple[str, str] | None = None, kind: str = "records",
+               reference: str | None = None) -> DatasetInfo:
+    """The validated `frame` as a snapshot and a catalogue row (with its audit row), or the identical entry."""
     sha = frame_sha256(frame)
     with ws.store.session() as session:
         existing = session.scalars(
-            select(Dataset).where(Dataset.name == name, Dataset.sha256 == sha,
-                                  Dataset.text_column == text_column, Dataset.label_column == label_column)
+            select(Dataset).where(Dataset.name == name, Dataset.sha256 == sha, Dataset.kind == kind,
+                                  Dataset.text_column == text_column, Dataset.label_column == label_column,
+                                  Dataset.reference.is_(None) if reference is None else Dataset.reference == reference)
             .order_by(Dataset.version)
         ).first()
         if existing is not None:
@@ -157,14 +213,16 @@ def add_dataset(
                 row = Dataset(
                     name=name, version=latest + 1, sha256=sha, rows=len(frame), columns=columns,
                     text_column=text_column, label_column=label_column,
-                    classification=classification_info.name if classification_info else None,
-                    classification_version=classification_info.version if classification_info else None,
+                    classification=classification[0] if classification else None,
+                    classification_version=classification[1] if classification else None,
+                    kind=kind, reference=reference,
                     cycle=cycle, gsbpm=gsbpm, source_file=path.name, source_sha256=source_sha,
                     snapshot_path=str(snapshot.relative_to(ws.home)), created_by=ws.actor,
                 )
                 session.add(row)
                 ws.store.audit(session, ws.actor, "dataset.add", f"{name}@{row.version}",
-                               sha256=sha, rows=len(frame), source_file=path.name)
+                               sha256=sha, rows=len(frame), source_file=path.name,
+                               **({} if kind == "records" else {"kind": kind}))
                 session.flush()
                 return replace(_info(row, created=True), notes=notes)
         except IntegrityError:
@@ -224,13 +282,12 @@ def label_summary(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame, top: in
     """Distinct codes, records per code, the most frequent codes with titles, codes per level."""
     if not info.label_column:
         return {}
+    from statops.data.answers import dataset_answers  # it reads the catalogue
+
     labels = frame[info.label_column]
     counts = labels.value_counts()
-    hierarchy = None
-    if info.classification:
-        hierarchy = get_classification(ws, info.classification, info.classification_version).hierarchy
-    titles = hierarchy.titles if hierarchy else {}
-    levels_source = hierarchy or Hierarchy.from_codes(list(counts.index))
+    levels_source, _ = dataset_answers(ws, info, frame)
+    titles = levels_source.titles
     per_level = {
         level: len({a for a in levels_source.at_level(list(counts.index), level) if a is not None})
         for level in levels_source.levels
@@ -253,5 +310,6 @@ def _info(row: Dataset, created: bool) -> DatasetInfo:
         text_column=row.text_column, label_column=row.label_column, classification=row.classification,
         classification_version=row.classification_version, cycle=row.cycle, gsbpm=row.gsbpm,
         source_file=row.source_file, source_sha256=row.source_sha256, snapshot_path=row.snapshot_path,
-        created_by=row.created_by, created_at=row.created_at, created=created,
+        created_by=row.created_by, created_at=row.created_at, kind=row.kind or "records", reference=row.reference,
+        created=created,
     )

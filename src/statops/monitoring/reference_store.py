@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from statops.classifications import Hierarchy, get_classification
+from statops.classifications import Hierarchy
 from statops.data import get_dataset, load_dataset
+from statops.data.answers import named_answers
 from statops.errors import InvalidInput, NotFound, StatopsError
 from statops.monitoring.reference import FOLDER, ReferenceProfile, build_reference
 from statops.registry.loading import load_model
@@ -41,12 +42,9 @@ def load_reference(ws: Workspace, ref: ModelVersionRef) -> ReferenceProfile | No
 
 
 def version_hierarchy(ws: Workspace, ref: ModelVersionRef, codes: list[str]) -> Hierarchy:
-    """The classification a version codes into (its `classification` tag), or code prefixes."""
-    tag = ref.tags.get("classification", "")
-    if tag and tag != "code prefixes":
-        name, _, version = tag.partition("@")
-        return get_classification(ws, name, version or None).hierarchy
-    return Hierarchy.from_codes(codes)
+    """What a version answers in (its `classification` tag: a classification, a reference base), or the code
+    prefixes of `codes`."""
+    return named_answers(ws, ref.tags.get("classification"), codes)
 
 
 def reference_from_dataset(ws: Workspace, ref: ModelVersionRef, dataset_ref: str) -> ReferenceProfile:

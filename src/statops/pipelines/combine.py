@@ -92,7 +92,9 @@ def check_new_data(info: DatasetInfo, frame: pd.DataFrame, hierarchy: Hierarchy,
     if hierarchy.from_prefixes:
         return
     counts = frame[info.label_column].astype("string").str.strip().value_counts()
-    unknown = [f"{code} ({n} rows)" for code, n in counts.items() if code not in hierarchy]
+    # with a reference base, an empty label says the record's answer is not in it
+    unknown = [f"{code} ({n} rows)" for code, n in counts.items()
+               if code not in hierarchy and not (info.reference and code == "")]
     if unknown:
         raise InvalidInput(f"dataset {info.ref}: {len(unknown)} code(s) are not in classification "
                            f"{classification}: {_listed(unknown, len(unknown))}; nothing was trained")

@@ -12,12 +12,13 @@ import pandas as pd
 
 from statops.classifications import Hierarchy
 from statops.data import DatasetInfo, get_dataset, load_dataset
+from statops.data.answers import dataset_answers
 from statops.errors import Conflict, InvalidInput
 from statops.pipelines.combine import CombinedData, Source, check_new_data, combine
 from statops.pipelines.steps import input_key
 from statops.registry.card import catalogued, recorded_datasets
 from statops.registry.gates import latest_evaluation
-from statops.registry.training import dataset_hierarchy, labelled_dataset
+from statops.registry.training import labelled_dataset
 from statops.registry.versions import ModelVersionRef, resolve_model
 from statops.tasks import Task, get_task
 from statops.workspace import Workspace
@@ -96,7 +97,7 @@ def plan_retrain(ws: Workspace, model: str, new_refs: Sequence[str], holdout_ref
     assert champion.run_id is not None
     run = ws.mlflow.get_run(champion.run_id)
     base, base_frame = champion_training_data(ws, champion, run)
-    hierarchy, classification = dataset_hierarchy(ws, base, base_frame)
+    hierarchy, classification = dataset_answers(ws, base, base_frame)
     new = []
     for ref in dict.fromkeys(new_refs):
         info = get_dataset(ws, ref)

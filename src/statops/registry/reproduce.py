@@ -24,10 +24,11 @@ import pandas as pd
 
 from statops.accounts import Actor, require
 from statops.data import DatasetInfo, get_dataset, load_dataset
+from statops.data.answers import dataset_answers
 from statops.errors import Conflict, InvalidInput, NotFound, StatopsError
 from statops.registry.card import RecordedDataset, recorded_datasets
 from statops.registry.runs import _log_dataset, provenance_tags
-from statops.registry.training import dataset_hierarchy
+from statops.registry.training import task_reference
 from statops.registry.versions import ModelVersionRef, resolve_model
 from statops.tasks import FitRequest, ProgressCallback, get_task
 from statops.workspace import Workspace
@@ -166,7 +167,7 @@ def reproduce_version(ws: Workspace, actor: Actor, model: str, version: str,
     datasets = _recorded(ref, run)
     train_info, train_frame = _load(ws, datasets["training"], ref.version)
     dev = _load(ws, datasets["calibration"], ref.version) if "calibration" in datasets else None
-    hierarchy, classification = dataset_hierarchy(ws, train_info, train_frame)
+    hierarchy, classification = dataset_answers(ws, train_info, train_frame)
     if params.get("classification") not in (None, classification or "code prefixes"):
         raise Conflict(f"version {ref.version} was trained with classification {params['classification']}, but "
                        f"dataset {train_info.ref} now resolves to {classification or 'code prefixes'}")
@@ -178,6 +179,7 @@ def reproduce_version(ws: Workspace, actor: Actor, model: str, version: str,
         train_texts=train_frame[train_info.text_column], train_labels=train_frame[train_info.label_column],
         hierarchy=hierarchy, dev_texts=dev[1][dev[0].text_column] if dev else None,
         dev_labels=dev[1][str(dev[0].label_column)] if dev else None, options=options,
+        reference=task_reference(ws, task, train_info),
     ), progress)
     metrics = {f"{PREFIX}{k}": v for k, v in result.dev_evaluation.metrics().items()}
     recorded = {k: v for k, v in run.data.metrics.items() if k.startswith(PREFIX)}

@@ -9,8 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from statops.classifications import Hierarchy, get_classification
+from statops.classifications import Hierarchy
 from statops.data import DatasetInfo, get_dataset, load_dataset
+from statops.data.answers import dataset_answers
 from statops.errors import InvalidInput
 from statops.files import check_report_path
 from statops.registry.loading import load_model
@@ -23,7 +24,7 @@ from statops.registry.runs import (
     register_training,
 )
 from statops.registry.versions import ModelVersionRef, resolve_model
-from statops.tasks import DEFAULT_TASK, FitRequest, FitResult, ProgressCallback, TaskEvaluation, get_task
+from statops.tasks import DEFAULT_TASK, FitRequest, FitResult, ProgressCallback, Task, TaskEvaluation, get_task
 from statops.workspace import Workspace
 
 
@@ -61,13 +62,24 @@ def labelled_dataset(ws: Workspace, ref: str, purpose: str) -> tuple[DatasetInfo
     return info, load_dataset(ws, info)
 
 
-def dataset_hierarchy(ws: Workspace, info: DatasetInfo, frame: pd.DataFrame) -> tuple[Hierarchy, str | None]:
-    """The dataset's classification, or levels from code prefixes when it has none."""
-    if info.classification:
-        found = get_classification(ws, info.classification, info.classification_version)
-        return found.hierarchy, f"{found.name}@{found.version}"
-    assert info.label_column
-    return Hierarchy.from_codes(frame[info.label_column].astype(str).unique().tolist()), None
+def check_same_answers(train: DatasetInfo, dev: DatasetInfo | None) -> None:
+    """Training and dev data must be labelled in the same classification, or with the same reference base."""
+    if dev and (dev.classification != train.classification or dev.reference != train.reference):
+        def answers(info: DatasetInfo) -> str:
+            return (f"classification {info.classification}" if info.classification else
+                    f"reference base {info.reference}" if info.reference else "no classification")
+        raise InvalidInput(f"dev dataset {dev.ref} uses {answers(dev)} but training dataset {train.ref} "
+                           f"uses {answers(train)}")
+
+
+def task_reference(ws: Workspace, task: Task, train: DatasetInfo) -> pd.DataFrame | None:
+    """The reference base a task links records to (its whole table), for a task that needs one."""
+    if not task.needs_reference:
+        return None
+    if not train.reference:
+        raise InvalidInput(f"task {task.name} links records to a reference base, but dataset {train.ref} names "
+                           "none: add it with `statops data add ... --reference BASE`")
+    return load_dataset(ws, get_dataset(ws, train.reference))
 
 
 @dataclass(frozen=True)
@@ -96,12 +108,8 @@ def fit_and_log(
     trainer = get_task(task)
     train_info, train_frame = labelled_dataset(ws, data_ref, "training")
     dev = labelled_dataset(ws, dev_ref, "calibration") if dev_ref else None
-    if dev and dev[0].classification != train_info.classification:
-        raise InvalidInput(
-            f"dev dataset {dev[0].ref} uses classification {dev[0].classification or 'none'} but "
-            f"training dataset {train_info.ref} uses {train_info.classification or 'none'}"
-        )
-    hierarchy, classification = dataset_hierarchy(ws, train_info, train_frame)
+    check_same_answers(train_info, dev[0] if dev else None)
+    hierarchy, classification = dataset_answers(ws, train_info, train_frame)
     assert train_info.label_column
     result = trainer.fit(FitRequest(
         train_texts=train_frame[train_info.text_column],
@@ -110,6 +118,7 @@ def fit_and_log(
         dev_texts=dev[1][dev[0].text_column] if dev else None,
         dev_labels=dev[1][dev[0].label_column] if dev and dev[0].label_column else None,
         options=dict(options or {}),
+        reference=task_reference(ws, trainer, train_info),
     ), progress)
     logged = log_training_run(ws, model_name, trainer, result, (train_info, train_frame), dev, classification,
                               parent_run_id)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from statops.accounts import Actor, require
 from statops.data import add_dataset
+from statops.data.answers import PREFIXES, reference_of
 from statops.data.catalogue import DatasetInfo
 from statops.errors import InvalidInput
 from statops.registry.versions import resolve_model
@@ -143,10 +144,12 @@ def export_review(ws: Workspace, actor: Actor, model: str, dataset: str, cycle: 
     frame = frame[frame["text"].notna()]
     if frame.empty:
         raise InvalidInput(f"model {model} has no coded review items with text to export")
-    tag = resolve_model(ws, model).tags.get("classification", "")
-    classification = tag.partition("@")[0] if tag and tag != "code prefixes" else None
+    answers = resolve_model(ws, model).tags.get("classification", "")
+    reference = reference_of(answers)
+    classification = answers.partition("@")[0] if answers and answers != PREFIXES and not reference else None
     with tempfile.TemporaryDirectory(prefix="statops-review-") as folder:
         path = Path(folder) / f"{dataset}-review.csv"
         frame.to_csv(path, index=False)
-        info = add_dataset(ws, dataset, path, "text", "code", classification, cycle=cycle, gsbpm="5.2")
+        info = add_dataset(ws, dataset, path, "text", "code", classification, cycle=cycle, gsbpm="5.2",
+                           reference=reference)
     return ReviewExport(info, len(frame), disagreements, without_text)

@@ -11,13 +11,14 @@ NO_NUL = r"^[^\x00]*$"
 
 
 class Record(BaseModel):
-    """One record to code."""
+    """One record to answer (a free-text answer to code, an address to match)."""
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"example": {"text": "chartered accountant"}})
 
     # No NUL character: no text needs one, and a PostgreSQL store cannot keep it in the log.
     text: str = Field(max_length=MAX_TEXT_CHARS, pattern=NO_NUL,
-                      description="the free-text answer to code (without NUL characters)")
+                      description="the free text: an answer to code, or an address to match "
+                                  "(without NUL characters)")
 
 
 class PredictRequest(BaseModel):
@@ -42,20 +43,27 @@ class ModelVersionInfo(BaseModel):
 
 
 class Alternative(BaseModel):
-    code: str
-    probability: float
+    """A candidate answer."""
+
+    code: str = Field(description="a code (task coding) or a reference id (task addresses)")
+    probability: float = Field(description="the candidate's probability of being the right answer")
+    title: str | None = Field(default=None, description="the candidate's words (task addresses: the reference "
+                                                        "address); absent where the task gives none")
+    score: float | None = Field(default=None, description="the ranker's raw score (task addresses)")
 
 
 class Prediction(BaseModel):
     """The prediction for one record, in the order of the request's records."""
 
     id: str = Field(description="id of this prediction in the prediction log (for feedback and review)")
-    code: str = Field(description="the most likely code")
-    title: str = Field(description="the code's title in the classification")
-    confidence: float = Field(ge=0, le=1, description="calibrated probability that the code is right")
+    code: str = Field(description="the answer: the most likely code (task coding), or the id of the best-matching "
+                                  "reference address (task addresses); empty when there is none")
+    title: str = Field(description="the answer in words: the code's title in the classification, or the "
+                                   "reference address")
+    confidence: float = Field(ge=0, le=1, description="calibrated probability that the answer is right")
     decision: Literal["auto", "review"] = Field(
-        description="'auto' (confidence at or above the threshold) or 'review'")
-    alternatives: list[Alternative] = Field(description="the top five codes with probabilities")
+        description="'auto' (confidence at or above the threshold: auto-coded, or the match accepted) or 'review'")
+    alternatives: list[Alternative] = Field(description="the top candidates, best first, with probabilities")
 
 
 class PredictResponse(BaseModel):

@@ -93,6 +93,10 @@ class Dataset(Base):
     classification_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     cycle: Mapped[str | None] = mapped_column(String(50), nullable=True)
     gsbpm: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # 'records' (texts, maybe labelled) or 'reference' (a reference base: the answers a task links records to)
+    kind: Mapped[str] = mapped_column(String(20), default="records", server_default="records")
+    # for records labelled with a reference base's ids: that base, NAME@N
+    reference: Mapped[str | None] = mapped_column(String(300), nullable=True)
     source_file: Mapped[str] = mapped_column(String(500))
     source_sha256: Mapped[str] = mapped_column(String(64))
     snapshot_path: Mapped[str] = mapped_column(String(1000))
