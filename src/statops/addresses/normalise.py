@@ -47,7 +47,11 @@ _DROP = re.compile(r"['`\u2019.]")  # ST. JOHN'S -> ST JOHNS
 _OTHER = re.compile(r"[^A-Z0-9,/\- ]+")
 _LEADING_ZEROS = re.compile(r"\b0+([0-9])")
 # A street word run into the name before it ("ACORNROAD"); the name must keep three letters.
-_JOINED_STREET = re.compile(r"\b([A-Z]{3,}?)(ROAD|STREET|LANE|AVENUE|DRIVE|CLOSE|CRESCENT|GARDENS|TERRACE|GROVE)\b")
+_JOINED_STREET = re.compile(r"\b([A-Z]{3,}?)(ROAD|STREET|LANE|AVENUE|DRIVE|CLOSE|CRESCENT|GARDENS|TERRACE|GROVE|HOUSE"
+                            r"|COURT|COTTAGE|LODGE|APARTMENTS)\b")
+_WORD_HYPHEN = re.compile(r"(?<=[A-Z])-|-(?=[A-Z])")  # CEDAR-APARTMENTS; a range's hyphen sits between digits
+_INWARD = re.compile(r"^[0-9][A-Z]{2}$")
+_OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
 def fold(text: str) -> str:
@@ -73,12 +77,16 @@ def normalise(text: str) -> str:
     text = _RANGE.sub(r"\1-\2", text)
     text = _SUFFIX.sub(r"\1\2", text)
     text = _NUMBER_WORD.sub("", text)
+    text = _WORD_HYPHEN.sub(" ", text)
     text = text.replace("/", " ").replace(" -", " ").replace("- ", " ")
     text = _LEADING_ZEROS.sub(r"\1", text)
     text = _JOINED_STREET.sub(r"\1 \2", text)
     segments = []
     for segment in text.split(","):
-        words = [SYNONYMS.get(w, w) for w in segment.split() if w.strip("-")]
+        raw = [w for w in segment.split() if w.strip("-")]
+        # a postcode's inward part ("3RD") is not an abbreviation
+        words = [w if i and _INWARD.match(w) and _OUTWARD.match(raw[i - 1]) else SYNONYMS.get(w, w)
+                 for i, w in enumerate(raw)]
         if words:
             segments.append(" ".join(words))
     return ", ".join(segments)

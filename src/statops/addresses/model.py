@@ -1,0 +1,135 @@
+"""The address matcher as a model of task "addresses": free text in, the matched reference id, its
+address, a calibrated confidence, the decision and the runners-up out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from statops.addresses.confidence import ConfidenceModel, signals
+from statops.addresses.fields import FIELDS
+from statops.addresses.matching import Matcher, Ranked
+from statops.addresses.normalise import normalise
+
+OUTPUT_COLUMNS = ("code", "address", "confidence", "decision", "alternatives")
+TOP_K = 5
+
+
+@dataclass
+class Matches:
+    """Per distinct query: the ranked candidates and the calibrated confidence of the top one."""
+
+    ranked: list[Ranked]
+    confidence: np.ndarray
+
+
+@dataclass(repr=False)
+class AddressModel:
+    """A trained address matcher (statops.tasks.TaskModel)."""
+
+    task: ClassVar[str] = "addresses"
+
+    matcher: Matcher
+    confidence_model: ConfidenceModel
+    threshold: float
+    target_precision: float
+    top_k: int = TOP_K
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"AddressModel({self.reference_size} addresses, threshold {self.threshold:.4f})"
+
+    @property
+    def reference_size(self) -> int:
+        return len(self.matcher.gazetteer)
+
+    # -- matching ------------------------------------------------------------------------------
+    def match_normalised(self, normalised: list[str]) -> Matches:
+        """Rank and score distinct normalised queries; an empty one gets no candidate and confidence 0."""
+        ranked = self.matcher.rank(normalised)
+        confidence = self.confidence_model.apply(signals(ranked)) if ranked else np.zeros(0)
+        empty = np.array([not r.rows for r in ranked], dtype=bool)
+        confidence = np.where(empty, 0.0, confidence).astype(np.float64)
+        return Matches(ranked, confidence)
+
+    def _distinct(self, texts: pd.Series | Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The distinct normalised texts and each input's index into them (repeats are matched once)."""
+        raw = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.tolist(), dtype=object)
+        raw_codes, raw_unique = pd.factorize(raw.where(raw.map(lambda v: isinstance(v, str)), ""),
+                                             use_na_sentinel=False)
+        norm_codes, unique = pd.factorize(pd.Series([normalise(t) for t in raw_unique], dtype=object),
+                                          use_na_sentinel=False)
+        return [str(u) for u in unique], np.asarray(norm_codes)[raw_codes]
+
+    def predict_frame(self, texts: pd.Series | Sequence[str]) -> pd.DataFrame:
+        """code, address, confidence, decision and alternatives (top-k JSON) per text, in order."""
+        unique, index = self._distinct(texts)
+        matches = self.match_normalised(unique)
+        table = self._table(matches)
+        return table.iloc[index].reset_index(drop=True) if len(index) else table.iloc[:0]
+
+    def _table(self, matches: Matches) -> pd.DataFrame:
+        g = self.matcher.gazetteer
+        codes, addresses, alternatives = [], [], []
+        for ranked, confidence in zip(matches.ranked, matches.confidence, strict=True):
+            top = ranked.rows[:self.top_k]
+            codes.append(str(g.ids[top[0]]) if top else "")
+            addresses.append(g.addresses[top[0]] if top else "")
+            # the top one's confidence is the calibrated one; the others' share what is left in
+            # proportion to their scores
+            rest = ranked.scores[1:len(top)]
+            share = (1.0 - confidence) * rest / rest.sum() if rest.sum() > 0 else np.zeros(len(rest))
+            alternatives.append(json.dumps([
+                {"code": str(g.ids[row]), "address": g.addresses[row], "score": round(float(score), 6),
+                 "confidence": round(float(confidence if i == 0 else share[i - 1]), 6)}
+                for i, (row, score) in enumerate(zip(top, ranked.scores, strict=False))
+            ]))
+        confidence_values = matches.confidence.astype(np.float64)
+        return pd.DataFrame({
+            "code": pd.array(codes, dtype="string"),
+            "address": pd.array(addresses, dtype="string"),
+            "confidence": confidence_values,
+            "decision": np.where((confidence_values >= self.threshold) & (np.array(codes, dtype=object) != ""),
+                                 "auto", "review"),
+            "alternatives": alternatives,
+        })
+
+    # -- the reference -------------------------------------------------------------------------
+    def address_of(self, ids: Sequence[str]) -> list[str]:
+        """The reference address of each id ("" for an unknown id)."""
+        g = self.matcher.gazetteer
+        rows = [g.row_of.get(str(i)) for i in ids]
+        return [g.addresses[r] if r is not None else "" for r in rows]
+
+    def knows(self, id: str) -> bool:
+        """True when the id is in the reference."""
+        return str(id) in self.matcher.gazetteer.row_of
+
+    def parse(self, texts: pd.Series | Sequence[str]) -> list[dict[str, str]]:
+        """The parser's fields of each text (normalised words; "" where a field is absent)."""
+        return [dict(self.matcher.parser.parse_normalised(normalise(t) if isinstance(t, str) else ""))
+                for t in texts]
+
+    def describe(self) -> dict[str, Any]:
+        """Settings and provenance, JSON-ready."""
+        return {
+            "task": self.task, "reference_rows": self.reference_size,
+            "reference_sha256": reference_sha256(self.matcher.gazetteer.reference),
+            "threshold": self.threshold, "target_precision": self.target_precision, "top_k": self.top_k,
+            "confidence_model": self.confidence_model.to_dict(), **self.metadata,
+        }
+
+
+def reference_sha256(reference: pd.DataFrame) -> str:
+    """A content hash of the reference's ids and fields, in order."""
+    digest = hashlib.sha256()
+    for column in ("id", *FIELDS):
+        digest.update(column.encode())
+        digest.update("\x1f".join(reference[column].astype(str)).encode("utf-8"))
+    return digest.hexdigest()

@@ -1,0 +1,163 @@
+"""The re-ranker: field-by-field comparisons of a query with each candidate (rapidfuzz similarities,
+strict number, suffix and postcode checks, the retrieval signals), scored by gradient-boosted trees
+trained on the train queries; its score estimates P(this candidate is the address meant)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from rapidfuzz import fuzz
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from statops.addresses.candidates import Candidates
+from statops.addresses.gazetteer import Facts, sub_number
+from statops.addresses.normalise import SUB_BUILDING_WORDS
+from statops.errors import InvalidInput
+
+_LETTERS = re.compile(r"[A-Z]+")
+_DIGITS = re.compile(r"[0-9]+")
+
+FEATURES = (
+    # numbers: a house, flat or range number must match exactly, suffix letter included (2A is not 2)
+    "query_numbers", "candidate_numbers", "candidate_numbers_found", "candidate_numbers_missing",
+    "query_numbers_unexplained", "suffix_conflicts", "building_number_found", "building_number_parsed_equal",
+    "building_number_in_range", "sub_number_found", "sub_number_missing", "query_has_flat", "candidate_has_flat",
+    "first_numbers_equal",
+    # postcode: one that disagrees is strong evidence, one that does not exist is none
+    "query_postcode", "candidate_postcode", "postcode_equal", "outward_equal", "sector_equal",
+    "query_postcode_known", "postcode_disagrees",
+    # words
+    "token_set", "token_sort", "partial", "street_ratio", "street_in_query", "place_ratio", "town_in_query",
+    "name_ratio", "name_in_query", "candidate_has_name", "query_name_parsed", "organisation_ratio",
+    "candidate_words_found", "query_words_found", "query_known_words_unexplained",
+    # retrieval
+    "bm25", "bm25_share", "bm25_rank", "vector_rank", "similarity", "similarity_gap", "blocked", "fused_rank",
+    "candidates",
+)
+
+
+def _base(number: str) -> str:
+    return _LETTERS.sub("", number)
+
+
+def _in_range(number: str, candidate_range: str) -> bool:
+    """True when a plain number lies in a range like 12-14."""
+    bounds = candidate_range.split("-")
+    if len(bounds) != 2 or not number.isdigit():
+        return False
+    low, high = (_DIGITS.match(b) for b in bounds)
+    return bool(low and high) and int(low.group()) <= int(number) <= int(high.group())  # type: ignore[union-attr]
+
+
+def pair_features(query: Facts, candidate: Facts, postcode_known: bool) -> list[float]:
+    """The comparisons of one query with one candidate (retrieval signals are added by `features`)."""
+    q, c = query.fields, candidate.fields
+    q_numbers, c_numbers = query.numbers, candidate.numbers
+    q_set, c_set = set(q_numbers), set(c_numbers)
+    found = sum(1 for n in c_numbers if n in q_set)
+    q_bases = {_base(n) for n in q_numbers}
+    suffix_conflicts = sum(1 for n in c_numbers if n not in q_set and _base(n) in q_bases)
+    suffix_conflicts += sum(1 for n in q_numbers if n not in c_set and _base(n) in {_base(m) for m in c_numbers})
+    building = c["building_number"]
+    sub = sub_number(c)
+    sub_words = sub.split()
+    sub_found = bool(sub_words) and all(w in query.words for w in sub_words)
+    query_has_flat = bool(q["sub_building"]) or any(w in SUB_BUILDING_WORDS for w in query.words)
+    q_text = query.normalised.replace(",", "")
+    c_text = candidate.normalised.replace(",", "")
+    if query.postcode:
+        q_text = q_text.replace(query.postcode, "")
+    if candidate.postcode:
+        c_text = c_text.replace(candidate.postcode, "")
+    c_place = f"{c['locality']} {c['town']}".strip()
+    q_place = f"{q['locality']} {q['town']}".strip()
+    c_name, q_name = c["building_name"], q["building_name"]
+    c_words = [w for w in candidate.words if not any(ch.isdigit() for ch in w)]
+    q_words = [w for w in query.words if not any(ch.isdigit() for ch in w)]
+    c_found = sum(1 for w in c_words if w in query.words) / len(c_words) if c_words else 0.0
+    q_found = sum(1 for w in q_words if w in candidate.words) / len(q_words) if q_words else 0.0
+    postcode_equal = bool(query.postcode) and query.postcode == candidate.postcode
+    return [
+        len(q_numbers), len(c_numbers), found, len(c_numbers) - found,
+        sum(1 for n in q_numbers if n not in c_set), suffix_conflicts,
+        float(bool(building) and building in q_set), float(bool(building) and q["building_number"] == building),
+        float(any(_in_range(n, building) for n in q_numbers)) if "-" in building else 0.0,
+        float(sub_found), float(bool(sub_words) and not sub_found), float(query_has_flat), float(bool(sub)),
+        float(bool(q_numbers) and bool(c_numbers) and q_numbers[0] == c_numbers[0]),
+        float(bool(query.postcode)), float(bool(candidate.postcode)), float(postcode_equal),
+        float(bool(query.outward) and query.outward == candidate.outward),
+        float(bool(query.sector) and query.sector == candidate.sector),
+        float(postcode_known), float(postcode_known and bool(candidate.postcode) and not postcode_equal),
+        fuzz.token_set_ratio(q_text, c_text) / 100, fuzz.token_sort_ratio(q_text, c_text) / 100,
+        fuzz.partial_ratio(c["street"], q_text) / 100 if c["street"] else -1.0,
+        fuzz.ratio(q["street"], c["street"]) / 100 if q["street"] and c["street"] else -1.0,
+        float(bool(c["street"]) and c["street"] in q_text),
+        fuzz.token_set_ratio(q_place, c_place) / 100 if q_place and c_place else -1.0,
+        float(bool(c["town"]) and c["town"] in q_text),
+        fuzz.ratio(q_name, c_name) / 100 if q_name and c_name else -1.0,
+        fuzz.partial_ratio(c_name, q_text) / 100 if c_name else -1.0,
+        float(bool(c_name)), float(bool(q_name)),
+        fuzz.ratio(q["organisation"], c["organisation"]) / 100 if q["organisation"] and c["organisation"] else -1.0,
+        c_found, q_found, 0.0,
+    ]
+
+
+def features(query: Facts, candidates: Candidates, facts: list[Facts], postcode_known: bool,
+             vocabulary: frozenset[str]) -> np.ndarray:
+    """One row of FEATURES per candidate."""
+    n = len(candidates.rows)
+    if n == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    known_words = [w for w in query.words if w in vocabulary and not any(ch.isdigit() for ch in w)]
+    rows = []
+    for row in candidates.rows:
+        values = pair_features(query, facts[row], postcode_known)
+        values[-1] = sum(1 for w in known_words if w not in facts[row].words)
+        rows.append(values)
+    top_bm25 = candidates.bm25.max() if n else 0.0
+    retrieval = np.column_stack([
+        candidates.bm25, candidates.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n),
+        candidates.bm25_rank, candidates.vector_rank, candidates.similarity,
+        candidates.similarity - candidates.similarity.max(), candidates.blocked, np.arange(n, dtype=float),
+        np.full(n, float(n)),
+    ])
+    return np.hstack([np.asarray(rows, dtype=np.float32), retrieval.astype(np.float32)])
+
+
+class Reranker:
+    """Gradient-boosted trees over FEATURES: P(candidate is right)."""
+
+    def __init__(self, model: HistGradientBoostingClassifier) -> None:
+        self.model = model
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, seed: int = 0) -> Reranker:
+        """Fit on candidate rows (y = 1 for the query's true address)."""
+        if len(set(y.tolist())) < 2:
+            raise InvalidInput("training the re-ranker needs queries whose true address is among its candidates")
+        model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
+                                               min_samples_leaf=20, l2_regularization=1.0, random_state=seed,
+                                               early_stopping=False)
+        model.fit(x, y)
+        return cls(model)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """P(right) of each candidate row."""
+        if len(x) == 0:
+            return np.zeros(0)
+        return self.model.predict_proba(x)[:, 1]
+
+    def save(self, path: Path) -> None:
+        """skops file."""
+        sio.dump(self.model, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Reranker:
+        """Read a skops file; refuses types outside scikit-learn's and numpy's own."""
+        untrusted = sio.get_untrusted_types(file=path)
+        if untrusted:
+            raise InvalidInput(f"{path} holds types that are not trusted: {', '.join(untrusted)}")
+        return cls(sio.load(path, trusted=[]))
