@@ -203,9 +203,9 @@ class Gazetteer:
 
     # ---- names
     def _street_pool(self, n_segments: int) -> tuple[list[str], list[float]]:
-        """A limited pool of street names with Zipf weights: about one name per four segments, so most names are
+        """A limited pool of street names with Zipf weights: about one name per five segments, so most names are
         shared by several towns while a big town still finds enough distinct names."""
-        size = max(len(CLASSIC_STREETS) + 20, n_segments // 4)
+        size = max(len(CLASSIC_STREETS) + 20, n_segments // 5)
         names = list(CLASSIC_STREETS)
         seen = set(names)
         suffixes, weights = zip(*STREET_SUFFIXES, strict=True)
@@ -231,13 +231,14 @@ class Gazetteer:
                 return name
 
     def _district(self, area: str | None = None) -> str:
-        """An outward code unused so far; Faker's en_GB postcodes give plausible areas (MK, NR, PE...)."""
+        """An outward code unused so far; Faker's en_GB postcodes give the areas (MK, NR, PE...)."""
         while True:
             out = self.fake.postcode().split()[0].upper()
             if area is not None:
                 digits = re.sub(r"^[A-Z]+", "", out)
                 out = area + digits
-            if re.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]?", out) and out not in self.districts_used:
+            # Faker also makes forms Royal Mail does not use (BN05, KW6N): keep area letters + 1-99
+            if re.fullmatch(r"[A-Z]{1,2}[1-9]\d?", out) and out not in self.districts_used:
                 self.districts_used.add(out)
                 return out
 
@@ -271,7 +272,7 @@ class Gazetteer:
                 locality = rng.choice(villages)
             else:
                 locality = rng.choice(localities) if localities and rng.random() < 0.75 else ""
-            name = self._street_name(town, locality, used_streets)
+            name = self._street_name(locality if rural else "", used_streets)
             self._usrn += 1
             street = Street(f"{self._usrn:07d}", name, town, locality, rural)
             district = rng.choice(districts)
@@ -286,15 +287,19 @@ class Gazetteer:
             self.addresses.extend(street.addresses)
             count += len(street.addresses)
 
-    def _street_name(self, town: str, locality: str, used: set[tuple[str, str]]) -> str:
-        # a name is unique within a town's locality (the same name may recur in a village of the same post town)
+    def _street_name(self, village: str, used: set[tuple[str, str]]) -> str:
+        """Unique within the town's urban area. A village lane (the village is a locality of the post town) mostly
+        avoids the town's names too, but one in five may repeat one: CHURCH LANE, <VILLAGE>, <TOWN> beside
+        CHURCH LANE, <TOWN>, told apart only by the locality and the postcode, as in real post towns."""
+        anywhere = not village or self.rng.random() < 0.8
+        taken = {n for _, n in used} if anywhere else {n for v, n in used if v == village}
         for _ in range(200):
             name = self.rng.choices(self.street_pool, self.street_weights)[0]
-            if (locality, name) not in used:
-                used.add((locality, name))
+            if name not in taken:
+                used.add((village, name))
                 return name
         name = f"{self.rng.choice(self.surnames)} {self.rng.choice(('ROAD', 'CLOSE', 'WAY'))}"
-        used.add((locality, name))
+        used.add((village, name))
         return name
 
     def _sector(self, used: dict[str, set[str]]) -> str:
@@ -448,8 +453,9 @@ class Gazetteer:
         labels = [str(i) for i in range(1, k + 1)]
         if k >= 13 and rng.random() < 0.3:  # no flat 13: 12A or 14A instead, as some blocks do
             labels[12] = rng.choice(("12A", "14A"))
-        if rng.random() < 0.08:  # extra letter flats added later (FLAT 3A)
-            labels.append(f"{rng.randint(1, k)}A")
+        extra = f"{rng.randint(1, k)}A"
+        if rng.random() < 0.08 and extra not in labels:  # a letter flat added later (FLAT 3A)
+            labels.append(extra)
         for i, label in enumerate(labels):
             self._add(street, x, y, sub_building=f"{word} {label}", building_name=name, building_number=number,
                       kind="flat", parent=parent.id, floor=str(i // per_floor))
@@ -629,6 +635,17 @@ def render(row: dict[str, str], rng: random.Random) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def near_miss_kind(a: Address, streets: set[tuple[str, str, str]], buildings: set[str]) -> str:
+    """What a not-in-reference query is near to, for the summary."""
+    if (a.street, a.locality, a.town) not in streets:
+        return "street missing (name known elsewhere)"
+    if a.kind == "flat":
+        return "flat of a listed building" if a.parent in buildings else "flat, building missing"
+    if re.fullmatch(r"\d+[A-Z]", a.building_number):
+        return "suffix house (12A) on a listed street"
+    return "house on a listed street"
+
+
 # --------------------------------------------------------------------------- writing
 def write_csv_gz(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
     """UTF-8 CSV, gzip with mtime 0 and no name in the header: the same rows give the same bytes."""
@@ -688,7 +705,11 @@ def build(seed: int, out: Path, sizes: Sizes, progress: Callable[[str], None] = 
 
     split_names = ("train", "dev", "test")
     stats: dict[str, object] = {"seed": seed}
-    collisions = Counter()
+    collisions: Counter[str] = Counter()
+    near_miss: Counter[str] = Counter()
+    edits: Counter[str] = Counter()
+    ref_streets = {(a.street, a.locality, a.town) for a in reference}
+    ref_buildings = {a.parent for a in reference if a.parent}
     written: dict[str, int] = {}
     for s, name in enumerate(split_names):
         queries = []
@@ -701,12 +722,21 @@ def build(seed: int, out: Path, sizes: Sizes, progress: Callable[[str], None] = 
             text = render(row, random.Random(f"render|{seed}|{cfg}|{target}"))
             queries.append((text, truth, cfg))
             collisions[row["collision"]] += 1
+            edits["profile edit"] += bool(row["applied_rules"])
+            edits["postcode edit"] += bool(row["postcode_edit"])
+            edits["extra noise"] += bool(row["noise_ops"])
+            edits["label drift"] += bool(row["label_drift_relation"])
+            edits["any of these"] += bool(row["applied_rules"] or row["postcode_edit"] or row["noise_ops"]
+                                          or row["label_drift_relation"])
+            if not truth:
+                near_miss[near_miss_kind(by_id[target], ref_streets, ref_buildings)] += 1
         random.Random(f"order|{seed}|{name}").shuffle(queries)
         written[name] = write_csv_gz(out / f"{name}.csv.gz", QUERY_COLUMNS, queries)
     written["reference"] = write_csv_gz(
         out / "reference.csv.gz", REFERENCE_COLUMNS,
         ([getattr(a, c) for c in REFERENCE_COLUMNS] for a in reference))
-    stats.update(written=written, collisions=dict(collisions), seconds=round(time.perf_counter() - t_start, 1))
+    stats.update(written=written, collisions=dict(collisions), near_miss=dict(near_miss), edits=dict(edits),
+                 seconds=round(time.perf_counter() - t_start, 1))
     return stats
 
 
@@ -730,6 +760,8 @@ def summarise(out: Path) -> list[tuple[str, str]]:
     suffix = ref.building_number.str.fullmatch(r"\d+[A-Z]").mean()
     lines.append(("numbers with suffix / range", f"{suffix:.1%} / {ref.building_number.str.contains('-').mean():.1%}"))
     lines.append(("organisations", f"{ref.organisation.ne('').mean():.1%}"))
+    dup = ref.drop(columns=["id", "postcode"]).duplicated(keep=False).sum()
+    lines.append(("rows equal to another but for id/postcode", f"{dup:,}"))
     lines.append(("with locality", f"{ref.locality.ne('').mean():.1%}"))
     towns_per_name = ref.groupby("street").town.nunique()
     shared = towns_per_name[towns_per_name >= 2]
@@ -803,6 +835,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = sum(coll.values())
     other = coll.get("matches_other_only", 0) + coll.get("matches_label_and_other", 0)
     rows.append(("written = another address", f"{other / total:.2%} of queries (address-errors collision check)"))
+    rows.append(("queries with", ", ".join(f"{k} {v / total:.1%}" for k, v in stats["edits"].items())))
+    near = stats["near_miss"]
+    rows.append(("not-in-reference queries", ", ".join(f"{k} {v / sum(near.values()):.0%}"
+                                                       for k, v in sorted(near.items(), key=lambda kv: -kv[1]))))
     rows.append(("run time", f"{stats['seconds']} s"))
     width = max(len(k) for k, _ in rows)
     print(f"address test bed, seed {a.seed}")

@@ -52,6 +52,8 @@ def test_reference_is_upper_case_with_flats_suffixes_ranges_and_shared_street_na
     # most addresses lie on a street whose name other towns have too
     assert reference.street.isin(towns[towns >= 2].index).mean() > 0.5
     assert reference.postcode.str.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}").all()
+    # no two ids share one address: a query's truth is never ambiguous by construction
+    assert not reference.drop(columns="id").duplicated().any()
 
 
 def test_queries_refer_to_the_reference_or_are_marked_not_in_it(
