@@ -17,7 +17,7 @@ from statops.addresses.normalise import words
 
 BM25_LIMIT = 30
 VECTOR_LIMIT = 20
-MAX_CANDIDATES = 40
+MAX_CANDIDATES = 30
 RRF_K = 60  # reciprocal rank fusion's constant: ranks beyond the first few count about the same
 MISSING_RANK = 100
 FUZZY_MIN_LENGTH = 5

@@ -29,6 +29,8 @@ class Facts:
     words: frozenset[str]
     numbers: tuple[str, ...]  # words with a digit, outside the postcode, in order
     postcode: str  # "OUT IN" or ""
+    alpha: frozenset[str] = frozenset()  # the words without a digit
+    text: str = ""  # the normalised address without commas and postcode (for string similarities)
 
     @property
     def outward(self) -> str:
@@ -53,7 +55,7 @@ def query_facts(normalised: str, fields: dict[str, str]) -> Facts:
     postcode = find_postcode(all_words)
     pc_words = set(postcode.split()) if postcode else set()
     numbers = tuple(w for w in all_words if has_digit(w) and w not in pc_words and not _POSTCODE_PART.match(w))
-    return Facts(normalised, fields, frozenset(all_words), numbers, postcode)
+    return _facts(normalised, fields, all_words, numbers, postcode)
 
 
 def reference_facts(fields: dict[str, str]) -> Facts:
@@ -64,7 +66,16 @@ def reference_facts(fields: dict[str, str]) -> Facts:
     numbers = tuple(w for f in ("sub_building", "building_name", "building_number") for w in fields[f].split()
                     if has_digit(w))
     postcode = find_postcode(fields["postcode"].split())
-    return Facts(whole, fields, frozenset(words(whole)), numbers, postcode)
+    return _facts(whole, fields, words(whole), numbers, postcode)
+
+
+def _facts(normalised: str, fields: dict[str, str], all_words: list[str], numbers: tuple[str, ...],
+           postcode: str) -> Facts:
+    text = normalised.replace(",", "")
+    if postcode:
+        text = text.replace(postcode, "").strip()
+    return Facts(normalised, fields, frozenset(all_words), numbers, postcode,
+                 frozenset(w for w in all_words if not has_digit(w)), text)
 
 
 def sub_number(fields: dict[str, str]) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import skops.io as sio
 from rapidfuzz import fuzz
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from statops.addresses.candidates import Candidates
 from statops.addresses.gazetteer import Facts, sub_number
@@ -52,37 +53,29 @@ def _in_range(number: str, candidate_range: str) -> bool:
     return bool(low and high) and int(low.group()) <= int(number) <= int(high.group())  # type: ignore[union-attr]
 
 
-def pair_features(query: Facts, candidate: Facts, postcode_known: bool) -> list[float]:
+def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_bases: frozenset[str]) -> list[float]:
     """The comparisons of one query with one candidate (retrieval signals are added by `features`)."""
     q, c = query.fields, candidate.fields
     q_numbers, c_numbers = query.numbers, candidate.numbers
     q_set, c_set = set(q_numbers), set(c_numbers)
-    found = sum(1 for n in c_numbers if n in q_set)
-    q_bases = {_base(n) for n in q_numbers}
-    suffix_conflicts = sum(1 for n in c_numbers if n not in q_set and _base(n) in q_bases)
-    suffix_conflicts += sum(1 for n in q_numbers if n not in c_set and _base(n) in {_base(m) for m in c_numbers})
+    found = len(c_set & q_set)
+    c_bases = {_base(n) for n in c_set}
+    # a number whose digits match but whose suffix letter does not: 2A against 2, 14A against 14C
+    suffix_conflicts = sum(1 for n in c_set - q_set if _base(n) in query_bases) + \
+        sum(1 for n in q_set - c_set if _base(n) in c_bases)
     building = c["building_number"]
     sub = sub_number(c)
     sub_words = sub.split()
     sub_found = bool(sub_words) and all(w in query.words for w in sub_words)
-    query_has_flat = bool(q["sub_building"]) or any(w in SUB_BUILDING_WORDS for w in query.words)
-    q_text = query.normalised.replace(",", "")
-    c_text = candidate.normalised.replace(",", "")
-    if query.postcode:
-        q_text = q_text.replace(query.postcode, "")
-    if candidate.postcode:
-        c_text = c_text.replace(candidate.postcode, "")
+    query_has_flat = bool(q["sub_building"]) or not SUB_BUILDING_WORDS.isdisjoint(query.words)
+    q_text, c_text = query.text, candidate.text
     c_place = f"{c['locality']} {c['town']}".strip()
     q_place = f"{q['locality']} {q['town']}".strip()
     c_name, q_name = c["building_name"], q["building_name"]
-    c_words = [w for w in candidate.words if not any(ch.isdigit() for ch in w)]
-    q_words = [w for w in query.words if not any(ch.isdigit() for ch in w)]
-    c_found = sum(1 for w in c_words if w in query.words) / len(c_words) if c_words else 0.0
-    q_found = sum(1 for w in q_words if w in candidate.words) / len(q_words) if q_words else 0.0
+    c_alpha, q_alpha = candidate.alpha, query.alpha
     postcode_equal = bool(query.postcode) and query.postcode == candidate.postcode
     return [
-        len(q_numbers), len(c_numbers), found, len(c_numbers) - found,
-        sum(1 for n in q_numbers if n not in c_set), suffix_conflicts,
+        len(q_numbers), len(c_numbers), found, len(c_set) - found, len(q_set - c_set), suffix_conflicts,
         float(bool(building) and building in q_set), float(bool(building) and q["building_number"] == building),
         float(any(_in_range(n, building) for n in q_numbers)) if "-" in building else 0.0,
         float(sub_found), float(bool(sub_words) and not sub_found), float(query_has_flat), float(bool(sub)),
@@ -101,7 +94,9 @@ def pair_features(query: Facts, candidate: Facts, postcode_known: bool) -> list[
         fuzz.partial_ratio(c_name, q_text) / 100 if c_name else -1.0,
         float(bool(c_name)), float(bool(q_name)),
         fuzz.ratio(q["organisation"], c["organisation"]) / 100 if q["organisation"] and c["organisation"] else -1.0,
-        c_found, q_found, 0.0,
+        len(c_alpha & q_alpha) / len(c_alpha) if c_alpha else 0.0,
+        len(q_alpha & c_alpha) / len(q_alpha) if q_alpha else 0.0,
+        0.0,
     ]
 
 
@@ -111,11 +106,12 @@ def features(query: Facts, candidates: Candidates, facts: list[Facts], postcode_
     n = len(candidates.rows)
     if n == 0:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    known_words = [w for w in query.words if w in vocabulary and not any(ch.isdigit() for ch in w)]
+    known_words = query.alpha & vocabulary
+    bases = frozenset(_base(n) for n in query.numbers)
     rows = []
     for row in candidates.rows:
-        values = pair_features(query, facts[row], postcode_known)
-        values[-1] = sum(1 for w in known_words if w not in facts[row].words)
+        values = pair_features(query, facts[row], postcode_known, bases)
+        values[-1] = len(known_words - facts[row].alpha)  # words the reference knows, elsewhere
         rows.append(values)
     top_bm25 = candidates.bm25.max() if n else 0.0
     retrieval = np.column_stack([
@@ -138,7 +134,7 @@ class Reranker:
         """Fit on candidate rows (y = 1 for the query's true address)."""
         if len(set(y.tolist())) < 2:
             raise InvalidInput("training the re-ranker needs queries whose true address is among its candidates")
-        model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
+        model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
                                                min_samples_leaf=20, l2_regularization=1.0, random_state=seed,
                                                early_stopping=False)
         model.fit(x, y)
@@ -148,7 +144,10 @@ class Reranker:
         """P(right) of each candidate row."""
         if len(x) == 0:
             return np.zeros(0)
-        return self.model.predict_proba(x)[:, 1]
+        # one thread: OpenMP's threads cost more than they save on a few hundred rows, and on a busy
+        # machine they spin against each other
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return self.model.predict_proba(x)[:, 1]
 
     def save(self, path: Path) -> None:
         """skops file."""
@@ -156,8 +155,10 @@ class Reranker:
 
     @classmethod
     def load(cls, path: Path) -> Reranker:
-        """Read a skops file; refuses types outside scikit-learn's and numpy's own."""
+        """Read a skops file; refuses types outside scikit-learn's and numpy's own (skops does not
+        list the boosted trees' own TreePredictor as trusted, so scikit-learn's types are named)."""
         untrusted = sio.get_untrusted_types(file=path)
-        if untrusted:
-            raise InvalidInput(f"{path} holds types that are not trusted: {', '.join(untrusted)}")
-        return cls(sio.load(path, trusted=[]))
+        foreign = [t for t in untrusted if not t.startswith("sklearn.")]
+        if foreign:
+            raise InvalidInput(f"{path} holds types that are not trusted: {', '.join(foreign)}")
+        return cls(sio.load(path, trusted=untrusted))

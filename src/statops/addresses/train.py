@@ -54,7 +54,8 @@ def matcher_options(options: Mapping[str, Any] | None) -> MatcherOptions:
     known = {f.name for f in fields(MatcherOptions)}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise InvalidInput(f"task addresses has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}")
+        raise InvalidInput(f"task addresses has no option {', '.join(unknown)}; "
+                           f"its options: {', '.join(sorted(known))}")
     parsed = MatcherOptions(**options)
     parsed.check()
     return parsed
