@@ -17,7 +17,8 @@ from statops.addresses.fields import FIELDS
 from statops.addresses.matching import Matcher, Ranked
 from statops.addresses.normalise import normalise
 
-OUTPUT_COLUMNS = ("code", "address", "confidence", "decision", "alternatives")
+OUTPUT_COLUMNS = ("code", "title", "confidence", "decision", "alternatives")
+"""`title` is the matched reference address (every task's answer has its words in `title`)."""
 TOP_K = 5
 
 
@@ -68,7 +69,8 @@ class AddressModel:
         return [str(u) for u in unique], np.asarray(norm_codes)[raw_codes]
 
     def predict_frame(self, texts: pd.Series | Sequence[str]) -> pd.DataFrame:
-        """code, address, confidence, decision and alternatives (top-k JSON) per text, in order."""
+        """code (the matched id), title (its address), confidence, decision and alternatives (top-k JSON)
+        per text, in order."""
         unique, index = self._distinct(texts)
         matches = self.match_normalised(unique)
         table = self._table(matches)
@@ -86,14 +88,15 @@ class AddressModel:
             rest = ranked.scores[1:len(top)]
             share = (1.0 - confidence) * rest / rest.sum() if rest.sum() > 0 else np.zeros(len(rest))
             alternatives.append(json.dumps([
-                {"code": str(g.ids[row]), "address": g.addresses[row], "score": round(float(score), 6),
-                 "confidence": round(float(confidence if i == 0 else share[i - 1]), 6)}
+                {"code": str(g.ids[row]), "title": g.addresses[row],
+                 "probability": round(float(confidence if i == 0 else share[i - 1]), 6),
+                 "score": round(float(score), 6)}
                 for i, (row, score) in enumerate(zip(top, ranked.scores, strict=False))
             ]))
         confidence_values = matches.confidence.astype(np.float64)
         return pd.DataFrame({
             "code": pd.array(codes, dtype="string"),
-            "address": pd.array(addresses, dtype="string"),
+            "title": pd.array(addresses, dtype="string"),
             "confidence": confidence_values,
             "decision": np.where((confidence_values >= self.threshold) & (np.array(codes, dtype=object) != ""),
                                  "auto", "review"),
@@ -101,6 +104,11 @@ class AddressModel:
         })
 
     # -- the reference -------------------------------------------------------------------------
+    @property
+    def target_accuracy(self) -> float:
+        """The lifecycle's name for the target precision: accepted matches are right this often."""
+        return self.target_precision
+
     def address_of(self, ids: Sequence[str]) -> list[str]:
         """The reference address of each id ("" for an unknown id)."""
         g = self.matcher.gazetteer
