@@ -145,7 +145,8 @@ class VectorIndex:
             return [[] for _ in range(len(queries))]
         matches = self.index.search(queries, min(limit, len(self.vectors)), threads=1)
         keys = np.atleast_2d(matches.keys)
-        counts = np.atleast_1d(matches.counts)
+        # one query gives usearch's Matches (its hits, no counts); several give BatchMatches
+        counts = np.atleast_1d(matches.counts) if hasattr(matches, "counts") else np.array([len(matches.keys)])
         empty = ~queries.any(axis=1)
         return [[] if empty[i] else [int(k) for k in keys[i, :counts[i]]] for i in range(len(queries))]
 
