@@ -630,17 +630,18 @@ def pick_configs(building: str, target: str, n: int, seed: int) -> list[str]:
 
 def render(row: dict[str, str], rng: random.Random) -> str:
     """Joins the corrupted address and postcode the way a clerk or respondent might: the source's own commas and
-    case mostly, sometimes without commas, in lower or title case, postcode glued on or left off."""
+    case mostly, sometimes without commas or retyped in lower or title case (a web form), the postcode glued on
+    or left off. Title case leaves the postcode alone, as people write it."""
     text, pc = row["recorded_address"].strip(), row["recorded_postcode"].strip()
     if "," in text and rng.random() < 0.12:
         text = re.sub(r"\s*,\s*", " ", text)
-    if pc and rng.random() < 0.9:
-        text = f"{text}{', ' if ',' in text or rng.random() < 0.3 else ' '}{pc}"
     r = rng.random()
     if r < 0.05:
-        text = text.lower()
+        text, pc = text.lower(), pc.lower() if rng.random() < 0.6 else pc
     elif r < 0.10:
         text = text.title()
+    if pc and rng.random() < 0.9:
+        text = f"{text}{', ' if ',' in text or rng.random() < 0.3 else ' '}{pc}"
     return re.sub(r"\s+", " ", text).strip()
 
 
