@@ -263,7 +263,7 @@ class Gazetteer:
 
     def _town(self, town: str, size: int, used_names: set[str]) -> None:
         rng = self.rng
-        area_code = re.match(r"[A-Z]+", self._district()).group(0)
+        area_code = re.sub(r"\d.*", "", self._district())
         districts = [self._district(area_code) for _ in range(1 + size // 3500)]
         n_localities = size // 900
         localities = sorted({f"{rng.choice(self.surnames)} {rng.choice(LOCALITY_SUFFIXES)}"
@@ -675,7 +675,18 @@ def write_csv_gz(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]
 
 
 # --------------------------------------------------------------------------- the whole build
-def build(seed: int, out: Path, sizes: Sizes, progress: Callable[[str], None] = print) -> dict[str, object]:
+@dataclass
+class BuildReport:
+    """What one build wrote, and the error tallies that only the corruptor's truth table can tell."""
+
+    written: dict[str, int]
+    collisions: Counter[str]  # address-errors' collision check per query
+    near_miss: Counter[str]  # what each not-in-reference query is near to
+    edits: Counter[str]  # queries with a profile edit, a postcode edit, extra noise, label drift
+    seconds: float
+
+
+def build(seed: int, out: Path, sizes: Sizes, progress: Callable[[str], None] = print) -> BuildReport:
     t_start = time.perf_counter()
     quotas = [sizes.train, sizes.dev, sizes.test]
     out_quotas = [round(q * sizes.out_share) for q in quotas]
@@ -714,7 +725,6 @@ def build(seed: int, out: Path, sizes: Sizes, progress: Callable[[str], None] = 
     rows = corrupt(records, plan, seed, progress)
 
     split_names = ("train", "dev", "test")
-    stats: dict[str, object] = {"seed": seed}
     collisions: Counter[str] = Counter()
     near_miss: Counter[str] = Counter()
     edits: Counter[str] = Counter()
@@ -745,9 +755,7 @@ def build(seed: int, out: Path, sizes: Sizes, progress: Callable[[str], None] = 
     written["reference"] = write_csv_gz(
         out / "reference.csv.gz", REFERENCE_COLUMNS,
         ([getattr(a, c) for c in REFERENCE_COLUMNS] for a in reference))
-    stats.update(written=written, collisions=dict(collisions), near_miss=dict(near_miss), edits=dict(edits),
-                 seconds=round(time.perf_counter() - t_start, 1))
-    return stats
+    return BuildReport(written, collisions, near_miss, edits, round(time.perf_counter() - t_start, 1))
 
 
 # --------------------------------------------------------------------------- checks and the summary
@@ -834,22 +842,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not a.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    stats = build(a.seed, out, sizes, progress)
+    report = build(a.seed, out, sizes, progress)
     if small:
         (out / "ATTRIBUTION.txt").write_text(ATTRIBUTION.format(seed=a.seed), encoding="utf-8")
     progress("samples (test split): query -> true id and reference address")
     for line in samples(out, seed=a.seed):
         progress("  " + line)
     rows = summarise(out)
-    coll = stats["collisions"]
+    coll = report.collisions
     total = sum(coll.values())
     other = coll.get("matches_other_only", 0) + coll.get("matches_label_and_other", 0)
     rows.append(("written = another address", f"{other / total:.2%} of queries (address-errors collision check)"))
-    rows.append(("queries with", ", ".join(f"{k} {v / total:.1%}" for k, v in stats["edits"].items())))
-    near = stats["near_miss"]
+    rows.append(("queries with", ", ".join(f"{k} {v / total:.1%}" for k, v in report.edits.items())))
+    near = report.near_miss
     rows.append(("not-in-reference queries", ", ".join(f"{k} {v / sum(near.values()):.0%}"
                                                        for k, v in sorted(near.items(), key=lambda kv: -kv[1]))))
-    rows.append(("run time", f"{stats['seconds']} s"))
+    rows.append(("run time", f"{report.seconds} s"))
     width = max(len(k) for k, _ in rows)
     print(f"address test bed, seed {a.seed}")
     for k, v in rows:
