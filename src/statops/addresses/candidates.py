@@ -147,7 +147,7 @@ class VectorIndex:
         keys = np.atleast_2d(matches.keys)
         # one query gives usearch's Matches (its hits, no counts); several give BatchMatches
         counts = np.atleast_1d(matches.counts) if hasattr(matches, "counts") else np.array([len(matches.keys)])
-        empty = ~queries.any(axis=1)
+        empty = np.asarray(~queries.any(axis=1), dtype=bool)
         return [[] if empty[i] else [int(k) for k in keys[i, :counts[i]]] for i in range(len(queries))]
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import skops.io as sio
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from threadpoolctl import threadpool_limits
 
 from statops.errors import InvalidInput
 
@@ -43,7 +44,8 @@ class AddressEncoder:
         x = vectoriser.fit_transform(sample)
         k = max(2, min(dimensions, x.shape[1] - 1, x.shape[0] - 1))
         projection = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=4, random_state=seed)
-        projection.fit(x)
+        with threadpool_limits(limits=1):  # BLAS threads spin against each other on a small, busy machine
+            projection.fit(x)
         return cls(vectoriser, projection)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -137,7 +137,8 @@ class Reranker:
         model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
                                                min_samples_leaf=20, l2_regularization=1.0, random_state=seed,
                                                early_stopping=False)
-        model.fit(x, y)
+        with threadpool_limits(limits=1, user_api="openmp"):  # see `score`; fitting spins the same way
+            model.fit(x, y)
         return cls(model)
 
     def score(self, x: np.ndarray) -> np.ndarray:
