@@ -27,7 +27,7 @@ ADDRESS_ATTRIBUTION = ("Synthetic addresses (no real ones) made with Faker (MIT 
                        "address-errors 0.1.1 (MIT licence).")
 
 
-DEMO_FILES = ("structure", "train", "dev", "test")
+DEMO_FILES = {"soc2010": ("structure", "train", "dev", "test"), "addresses": ("reference", "train", "dev", "test")}
 
 
 def bundled_file(name: str, folder: str = "soc2010") -> Path:
@@ -36,23 +36,25 @@ def bundled_file(name: str, folder: str = "soc2010") -> Path:
     return Path(str(files("statops") / "demo_data" / folder / name))
 
 
-def write_demo_data(folder: str | Path) -> list[Path]:
-    """The bundled SOC2010 files as plain UTF-8 CSV in `folder`, with their licence note.
+def write_demo_data(folder: str | Path, bundled: str = "soc2010") -> list[Path]:
+    """The bundled files of `bundled` (soc2010 or addresses) as plain UTF-8 CSV in `folder`, with their
+    licence note.
 
     Refuses to overwrite: every file is checked before any is written."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InvalidInput(f"{folder} is a file, not a folder")
-    targets = [folder / f"{name}.csv" for name in DEMO_FILES] + [folder / "ATTRIBUTION.txt"]
+    names = DEMO_FILES[bundled]
+    targets = [folder / f"{name}.csv" for name in names] + [folder / "ATTRIBUTION.txt"]
     existing = [str(t) for t in targets if t.exists()]
     if existing:
         raise Conflict(f"{', '.join(existing)} already exist(s); choose another folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for name, target in zip(DEMO_FILES, targets, strict=False):
-            with gzip.open(bundled_file(f"{name}.csv.gz"), "rb") as source, open(target, "xb") as out:
+        for name, target in zip(names, targets, strict=False):
+            with gzip.open(bundled_file(f"{name}.csv.gz", bundled), "rb") as source, open(target, "xb") as out:
                 shutil.copyfileobj(source, out)
-        shutil.copyfile(bundled_file("ATTRIBUTION.txt"), targets[-1])
+        shutil.copyfile(bundled_file("ATTRIBUTION.txt", bundled), targets[-1])
     except OSError as exc:
         raise InvalidInput(f"cannot write the demo data to {folder}: {exc.strerror or exc}") from exc
     return targets
@@ -84,13 +86,15 @@ class DemoReport:
     scoring: ScoreSummary
 
 
-def _classification(ws: Workspace, say: Callable[[str], None]) -> tuple[str, dict[str, str]]:
+def _classification(ws: Workspace, say: Callable[[str], None]) -> tuple[str, str | None, str | None]:
+    """What the coding demo's labels are: (in words, the classification, no reference base)."""
     say("Loading the SOC2010 classification")
     info: ClassificationInfo = add_classification(ws, "soc2010", bundled_file("structure.csv.gz"), version="2010")
-    return f"classification soc2010 version {info.version} ({info.codes} codes)", {"classification": "soc2010"}
+    return f"classification soc2010 version {info.version} ({info.codes} codes)", "soc2010", None
 
 
-def _reference_base(ws: Workspace, say: Callable[[str], None]) -> tuple[str, dict[str, str]]:
+def _reference_base(ws: Workspace, say: Callable[[str], None]) -> tuple[str, str | None, str | None]:
+    """What the address demo's labels are: (in words, no classification, the reference base)."""
     from statops.addresses.reference_table import ADDRESS_COLUMN, reference_table
     from statops.tables import UTF8, read_table
 
@@ -98,7 +102,7 @@ def _reference_base(ws: Workspace, say: Callable[[str], None]) -> tuple[str, dic
     path = bundled_file("reference.csv.gz", ADDRESSES.folder)
     base = add_reference_base(ws, "addressbase", reference_table(read_table(path, UTF8), "id"), path,
                               ADDRESS_COLUMN, "id", cycle="2026", gsbpm="5.1")
-    return f"reference base {base.ref} ({base.rows:,} addresses)", {"reference": base.ref}
+    return f"reference base {base.ref} ({base.rows:,} addresses)", None, base.ref
 
 
 def run_demo(
@@ -113,15 +117,15 @@ def run_demo(
     say = step or (lambda _message: None)
     say("Creating the workspace")
     ws = Workspace.init(home)
-    answers, labelled_by = (_classification if flow.task == "coding" else _reference_base)(ws, say)
+    answers, classification, reference = (_classification if flow.task == "coding" else _reference_base)(ws, say)
     gsbpm = "5.2" if flow.task == "coding" else "5.1"
     datasets = {}
     for split in ("train", "dev", "test"):
         say(f"Registering the {split} data")
         datasets[split] = add_dataset(
             ws, f"{flow.folder}-{split}", bundled_file(f"{split}.csv.gz", flow.folder), text_column="text",
-            label_column=flow.label_column, cycle="2016" if flow.task == "coding" else "2026", gsbpm=gsbpm,
-            **labelled_by,
+            label_column=flow.label_column, classification=classification, reference=reference,
+            cycle="2016" if flow.task == "coding" else "2026", gsbpm=gsbpm,
         )
     say("Training the auto-coder" if flow.task == "coding" else "Training the address matcher")
     training = train_and_register(ws, flow.model, datasets["train"].ref, datasets["dev"].ref,

@@ -31,6 +31,11 @@ SHOWN_COLUMNS = ("title",)
 """Every task's output also has these, which answers show but the log does not keep: the answer's
 title (a code's title in the classification, a matched address)."""
 DECISIONS = ("auto", "review")
+COMMON_METRICS = ("accuracy", "auto_coded_share", "auto_coded_accuracy", "threshold", "target_accuracy", "ece")
+"""What every task's `TaskEvaluation.metrics()` holds under these names, as registry listings, quality gates
+and champion/challenger comparisons read them: the top answer right (for addresses: of those in the
+reference base), the share decided 'auto' (coded automatically, the match accepted), how often those are
+right, the threshold, the target it was chosen for, and the calibration error."""
 DEFAULT_TASK = "coding"
 
 ProgressCallback = Callable[[str, float], None]
@@ -59,7 +64,7 @@ class TaskEvaluation(Protocol):
     records: int
 
     def metrics(self) -> dict[str, float]:
-        """Flat measures (logged as MLflow metrics)."""
+        """Flat measures (logged as MLflow metrics), the `COMMON_METRICS` among them."""
 
     def summary(self) -> dict[str, Any]:
         """The headline figures, JSON-ready."""

@@ -46,6 +46,11 @@ class AddressEvaluation:
             out["accepted_precision"] = self.accepted_precision
         for label, values in self.parser.items():
             out[f"parser_f1_{label}"] = values["f1"]
+        # the measures every task reports under the same names (statops.tasks.COMMON_METRICS)
+        out.update(accuracy=self.top1_accuracy, auto_coded_share=self.accepted_share_all,
+                   target_accuracy=self.target_precision)
+        if self.accepted_precision is not None:
+            out["auto_coded_accuracy"] = self.accepted_precision
         return out
 
     def summary(self) -> dict[str, Any]:

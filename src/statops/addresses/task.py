@@ -19,8 +19,9 @@ from statops.errors import InvalidInput
 from statops.tasks import FitRequest, FitResult, ModelDescription, ProgressCallback, TaskEvaluation, TaskModel
 
 SIGNALS = ("volume", "auto_coded_share", "mean_confidence", "confidence_shift", "text_length_shift",
-           "estimated_accuracy", "realised_accuracy")
-"""What monitoring watches for a matcher: the matched ids themselves carry no distribution worth comparing."""
+           "out_of_vocabulary_rate", "text_drift", "estimated_accuracy", "realised_accuracy", "audit_accuracy")
+"""What monitoring watches for a matcher: all but the distribution of the answers, as a matched address's id
+carries none worth comparing (words new to the model, a new estate's streets, do show)."""
 OPTIONS = {"target_accuracy": "target_precision", "seed": "seed", "dev_share": "dev_share", "top_k": "top_k"}
 """The lifecycle's option names -> the matcher's (an accepted match is right with the target accuracy)."""
 
@@ -102,29 +103,30 @@ class AddressTask:
 
     def card_sections(self, model_card: Mapping[str, str], evaluation: Mapping[str, Any],
                       training_labels: Mapping[str, int]) -> dict[str, str]:
-        summary = evaluation.get("summary", evaluation)
-        figures = [(label, summary.get(key)) for label, key in (
+        figures = [(label, evaluation.get(key)) for label, key in (
             ("top-1 accuracy", "top1_accuracy"), ("matches accepted (of addresses in the base)", "accepted_share"),
             ("accepted matches right", "accepted_precision"),
             ("addresses not in the base that were accepted", "out_of_reference_accepted_share"))]
         rows = ["| measure | dev data |", "|---|---:|"] + [
             f"| {label} | {value:.1%} |" for label, value in figures if isinstance(value, int | float)]
         outside = training_labels.get("", 0)
-        return {
+        trained = ([f"- Trained on {sum(training_labels.values()):,} labelled addresses, {outside:,} of them not in "
+                    "the reference base."] if training_labels else [])
+        sections = {
             "Intended use": "Address matching: each free-text address is linked to the id of its address in the "
                             "reference base, with a calibrated confidence; matches at or above the threshold are "
                             "accepted, the rest go to clerical review.",
             "How it works": "\n\n".join(model_card[k] for k in ("method", "decision", "codes") if model_card.get(k)),
             "Quality (dev data)": "\n".join(rows) if len(rows) > 2 else "",
             "Limitations": "\n".join([
-                f"- Trained on {sum(training_labels.values()):,} labelled addresses, {outside:,} of them not in "
-                "the reference base.",
+                *trained,
                 "- The reference base is fixed with the model version: addresses added to the base later are "
                 "never matched until a version is trained on the new base.",
                 "- Quality was measured on the dev data; addresses written unlike it (another country's "
                 "conventions, another script) are sent to review, not matched with confidence.",
             ]),
         }
+        return {heading: body for heading, body in sections.items() if body}
 
     def options_from_params(self, params: Mapping[str, str]) -> dict[str, Any]:
         try:

@@ -69,6 +69,11 @@ class Hierarchy:
         """One level of answers with titles and no parents (e.g. the addresses of a reference base)."""
         return cls(titles, dict.fromkeys(titles), dict.fromkeys(titles, level), (level,))
 
+    @property
+    def is_flat(self) -> bool:
+        """One level and no parents: the answers themselves are the only level (a reference base's ids)."""
+        return not self.from_prefixes and len(self.levels) == 1 and not any(self.parents.values())
+
     # -- queries -----------------------------------------------------------------------------
     def __contains__(self, code: object) -> bool:
         return code in self.titles

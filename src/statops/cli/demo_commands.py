@@ -22,8 +22,8 @@ from statops.cli.common import (
 def demo(
     data: Annotated[Path | None, typer.Option(
         "--data", show_default=False,
-        help="Only write the bundled SOC2010 files as CSV into this folder (for the README's tour), "
-             "with their licence note; run nothing else.")] = None,
+        help="Only write the bundled SOC2010 files (with --addresses: the address files) as CSV into this "
+             "folder (for the README's tour), with their licence note; run nothing else.")] = None,
     addresses: Annotated[bool, typer.Option(
         "--addresses", help="Run the address-matching flow instead, on a bundled synthetic address base: "
                             "reference base, labelled addresses, train a matcher, evaluate, match a file.")] = False,
@@ -36,12 +36,13 @@ def demo(
 
     quiet_libraries()
     if data is not None:
-        written = write_demo_data(data)
+        written = write_demo_data(data, ADDRESSES.folder if addresses else CODING.folder)
         for path in written:
             console.print(f"wrote {path}")
-        console.print(f"[dim]{ATTRIBUTION}[/]")
-        console.print(f"Next: statops init, then statops classifications add soc2010 {data / 'structure.csv'} "
-                      "(the README's tour)")
+        console.print(f"[dim]{ADDRESSES.attribution if addresses else ATTRIBUTION}[/]")
+        first = (f"statops addresses add-reference addressbase {data / 'reference.csv'}" if addresses
+                 else f"statops classifications add soc2010 {data / 'structure.csv'}")
+        console.print(f"Next: statops init, then {first} (the README's tour)", soft_wrap=True)
         return
     if_interrupted("the workspace keeps the steps the demo finished; run statops demo again with a new --home")
     started = time.perf_counter()

@@ -75,8 +75,8 @@ def train(
                                                 "distilled from it); the last two need statops[embeddings].")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Train a model (an auto-coder, or an address matcher with --task addresses), evaluate it on dev data, log
-    the run to MLflow and register a version."""
+    """Train a model (an auto-coder; with --task addresses, an address matcher), evaluate it on dev data,
+    log the run to MLflow and register a version."""
     from statops.registry import train_and_register
 
     ws = open_workspace(home, "models.train")
@@ -145,8 +145,9 @@ def evaluate(
     json_output: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Evaluate a registered model on a labelled dataset: accuracy by level, per-code quality, the
-    most frequent confusions and the worst-coded codes; logged to MLflow with its tables and report."""
+    """Evaluate a registered model on a labelled dataset (an auto-coder: accuracy by level, per-code quality,
+    confusions, worst-coded codes; a matcher: top-1, accepted share and precision); logged to MLflow with
+    its tables and report."""
     from statops.registry import evaluate_version
 
     ws = open_workspace(home, "models.evaluate")

@@ -31,7 +31,8 @@ def score(
     separator: SeparatorOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Code a file in chunks: adds code, title, confidence, decision (auto/review) and alternatives.
+    """Answer a file's records in chunks (code them, or match addresses): adds code, title, confidence,
+    decision (auto/review) and alternatives.
 
     Every input row gives one output row, in order; an empty text gets no code and decision review."""
     from statops.scoring.batch import score_file

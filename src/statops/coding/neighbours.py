@@ -41,7 +41,8 @@ def build_graph(embeddings: np.ndarray) -> Any | None:
         from usearch.index import Index
     except ImportError:
         return None
-    graph = Index(ndim=embeddings.shape[1], metric="ip", dtype="f32", **GRAPH)
+    graph = Index(ndim=embeddings.shape[1], metric="ip", dtype="f32", connectivity=GRAPH["connectivity"],
+                  expansion_add=GRAPH["expansion_add"], expansion_search=GRAPH["expansion_search"])
     graph.add(np.arange(len(embeddings), dtype=np.uint64), np.ascontiguousarray(embeddings, dtype=np.float32),
               threads=1)
     return graph

@@ -24,7 +24,8 @@ LITTLE_TRAINING = 10  # a code with fewer training records than this is learnt f
 LOW_F1 = 0.5
 LISTED = 20  # codes named in a limitation; the dev evaluation's per-code table has them all
 SIGNALS = ("volume", "auto_coded_share", "mean_confidence", "confidence_shift", "code_distribution_shift",
-           "text_length_shift", "out_of_vocabulary_rate", "text_drift", "estimated_accuracy", "realised_accuracy")
+           "text_length_shift", "out_of_vocabulary_rate", "text_drift", "estimated_accuracy", "realised_accuracy",
+           "audit_accuracy")
 
 
 def _text(value: Any) -> str:

@@ -50,3 +50,9 @@ def named_answers(ws: Workspace, name: str | None, codes: list[str]) -> Hierarch
 def reference_of(name: str | None) -> str | None:
     """The reference base (NAME@N) that answers named `name` come from, if they come from one."""
     return name.removeprefix(REFERENCE) if name and name.startswith(REFERENCE) else None
+
+
+def answers_label(name: str | None) -> str:
+    """`name` in words, for messages: 'classification soc2010@2010', 'reference base addresses@1'."""
+    base = reference_of(name)
+    return f"reference base {base}" if base else f"classification {name}" if name and name != PREFIXES else "codes"

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import insert, select
 
 from statops.accounts import Actor, require
+from statops.data.answers import answers_label
 from statops.errors import InvalidInput
 from statops.monitoring.reference_store import version_hierarchy
 from statops.registry.versions import resolve_model
@@ -92,7 +93,7 @@ def add_feedback(ws: Workspace, actor: Actor, model: str, records: pd.DataFrame 
     hierarchy = version_hierarchy(ws, ref, codes.unique().tolist())
     if not hierarchy.from_prefixes:
         checks.append(((codes != "") & ~codes.isin(hierarchy.codes),
-                       f"have a true code that classification {ref.tags.get('classification')} does not have"))
+                       f"have a true code that the {answers_label(ref.tags.get('classification'))} does not have"))
     wanted = sorted(set(ids[ids != ""]))
     if wanted:
         known = _known_ids(ws.store, model, wanted)

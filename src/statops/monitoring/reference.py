@@ -18,7 +18,7 @@ import pandas as pd
 from statops.classifications import Hierarchy
 from statops.errors import InvalidInput
 from statops.monitoring.text_features import out_of_vocabulary, vocabulary
-from statops.tasks import TaskModel
+from statops.tasks import TaskModel, get_task
 
 FOLDER = "monitoring"
 PROFILE_FILE = "reference.json"
@@ -51,6 +51,7 @@ class ReferenceProfile:
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     text_length: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     oov: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))  # per text; NaN: no word
+    signals: list[str] = field(default_factory=list)  # the task's signals (statops.tasks); empty: every one
 
     @property
     def has_texts(self) -> bool:
@@ -110,10 +111,14 @@ def _sample(values: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndar
 
 
 def _ancestors(hierarchy: Hierarchy) -> dict[str, dict[str, str]]:
-    return {} if hierarchy.from_prefixes else {code: hierarchy.ancestors(code) for code in hierarchy.codes}
+    if hierarchy.from_prefixes or hierarchy.is_flat:
+        return {}
+    return {code: hierarchy.ancestors(code) for code in hierarchy.codes}
 
 
 def _levels(hierarchy: Hierarchy, codes: list[str]) -> list[str]:
+    if hierarchy.is_flat:
+        return []  # the answers are the only level: nothing above them to compare
     if not hierarchy.from_prefixes:
         return list(hierarchy.levels)
     longest = max((len(c) for c in codes), default=0)
@@ -137,7 +142,8 @@ def build_reference(model: TaskModel, texts: pd.Series, hierarchy: Hierarchy, so
                     notes: list[str] | None = None, seed: int = 0) -> ReferenceProfile:
     """A profile of `model`'s answers on `texts` (held-out records). The vocabulary comes from
     `vocabulary_texts` (the training texts) when given; else from half of `texts`, and the reference
-    out-of-vocabulary rate from the other half, so that it is not zero by construction."""
+    out-of-vocabulary rate from the other half, so that it is not zero by construction. The signals kept
+    are those that fit the model's task."""
     texts = texts.fillna("").astype(str).reset_index(drop=True)
     if texts.empty:
         raise InvalidInput("a monitoring reference needs at least one record")
@@ -167,6 +173,7 @@ def build_reference(model: TaskModel, texts: pd.Series, hierarchy: Hierarchy, so
         confidence=_sample(answers["confidence"].to_numpy(dtype=np.float32), MAX_VALUES, rng),
         text_length=_sample(texts.str.len().to_numpy(dtype=np.int32), MAX_VALUES, rng),
         oov=_sample(oov.astype(np.float32), MAX_VALUES, rng),
+        signals=list(get_task(model.task).describe(model).signals),
     )
     profile.accuracy = _accuracy(profile, codes, labels)
     return profile

@@ -283,4 +283,12 @@ def compute_signals(data: WindowInput, ref: ReferenceProfile, s: Settings) -> li
             signals += [_oov(texts, ref, s), _text_drift(texts, ref, s)]
     signals += [_estimated_accuracy(conf, ref, s), _estimated_auto_accuracy(data, ref, s)]
     signals += _realised(data, ref, s)
-    return _cap_in_sample(signals, ref)
+    return _cap_in_sample(_of_the_task(signals, ref), ref)
+
+
+def _of_the_task(signals: list[Signal], ref: ReferenceProfile) -> list[Signal]:
+    """The signals that fit the version's task (a signal per level is named after its family: a matched
+    address's id has no distribution worth comparing, a code's has); a profile without the list keeps all."""
+    if not ref.signals:
+        return signals
+    return [signal for signal in signals if any(signal.name.startswith(name) for name in ref.signals)]

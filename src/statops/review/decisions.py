@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from statops.accounts import Actor, require
 from statops.classifications.hierarchy import Hierarchy
+from statops.data.answers import answers_label
 from statops.errors import Conflict, InvalidInput, NotFound
 from statops.monitoring.feedback import AUDIT_SAMPLE, FEEDBACK
 from statops.monitoring.reference_store import version_hierarchy
@@ -53,7 +54,8 @@ def _check_answer(ws: Workspace, item: Any, answer: str) -> tuple[str, str | Non
         return answer, None
     hierarchy = item_hierarchy(ws, item.model, item.version, [answer])
     if not hierarchy.from_prefixes and answer not in hierarchy:
-        raise InvalidInput(f"code '{answer}' is not in the classification of model {item.model} "
+        answers = answers_label(resolve_model(ws, f"{item.model}/{item.version}").tags.get("classification"))
+        raise InvalidInput(f"code '{answer}' is not in the {answers} of model {item.model} "
                            f"version {item.version}; nothing was written")
     return "coded", answer
 

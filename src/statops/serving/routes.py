@@ -61,8 +61,9 @@ def check_model_name(name: str) -> None:
 @v1.post(
     "/models/{name}/predict", response_model=PredictResponse,
     responses=problem_responses(400, 401, 403, 404, 408, 409, 413, 415, 422, 503),
-    summary="Code records with a model",
-    description="Codes each record's text with the model version chosen by `version`, `alias`, or by "
+    summary="Answer records with a model (code them, or match addresses)",
+    description="Answers each record's text (a code for an auto-coder, the matching reference address for an "
+    "address matcher) with the model version chosen by `version`, `alias`, or by "
     "default the model's `production` alias, else its latest version (as `statops score` does). With both "
     "`version` and `alias`, the version is served only while the alias names it (else 409). The values are "
     "those `statops score` writes for the same texts. Each prediction is logged under its `id`, and the answer "
