@@ -17,10 +17,14 @@ EPS = 1e-6
 REGULARISATION = 1.0
 # The top candidate's checks that say most about whether it is right (rerank.FEATURES by name).
 TOP_CHECKS = ("suffix_conflicts", "candidate_numbers_missing", "query_numbers_unexplained", "postcode_disagrees",
-              "query_postcode", "query_postcode_known", "token_set", "sub_number_missing",
-              "query_known_words_unexplained", "building_number_found")
+              "query_postcode", "query_postcode_known", "postcode_equal", "token_set", "sub_number_found",
+              "sub_number_missing", "query_known_words_unexplained", "building_number_found",
+              "building_number_parsed_equal", "street_ratio", "street_in_query", "place_ratio", "town_in_query",
+              "name_in_query", "candidate_words_found", "query_words_found", "query_has_flat", "candidate_has_flat",
+              "building_size", "building_with_flats", "similarity")
 _CHECK_INDEX = [FEATURES.index(name) for name in TOP_CHECKS]
-SIGNALS = ("top_logit", "second_logit", "logit_gap", "score_gap", *TOP_CHECKS)
+MAX_OUT_OF_REFERENCE_ACCEPTED = 0.01  # the issue's bound on not-in-reference queries accepted
+SIGNALS = ("top_logit", "second_logit", "logit_gap", "score_gap", "top_share", *TOP_CHECKS)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -32,8 +36,10 @@ def signals(ranked: list[Ranked]) -> np.ndarray:
     """One row of SIGNALS per query."""
     top = np.array([r.scores[0] if len(r.scores) else 0.0 for r in ranked], dtype=float)
     second = np.array([r.scores[1] if len(r.scores) > 1 else 0.0 for r in ranked], dtype=float)
+    total = np.array([r.scores.sum() for r in ranked], dtype=float)
+    share = np.divide(top, total, out=np.zeros_like(top), where=total > 0)  # the top one's part of all the evidence
     checks = np.array([r.top_features[_CHECK_INDEX] for r in ranked], dtype=float).reshape(len(ranked), -1)
-    return np.column_stack([_logit(top), _logit(second), _logit(top) - _logit(second), top - second, checks])
+    return np.column_stack([_logit(top), _logit(second), _logit(top) - _logit(second), top - second, share, checks])
 
 
 @dataclass
@@ -89,3 +95,14 @@ class ConfidenceModel:
     def from_dict(cls, data: dict[str, Any]) -> ConfidenceModel:
         return cls(np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float),
                    np.asarray(data["weights"], dtype=float), float(data["bias"]))
+
+
+def threshold_for_out_of_reference(confidence: np.ndarray, out_of_reference: np.ndarray,
+                                   share: float = MAX_OUT_OF_REFERENCE_ACCEPTED) -> float:
+    """The lowest threshold at which at most `share` of the not-in-reference queries are accepted
+    (0 when there are none to judge by)."""
+    outside = np.sort(confidence[out_of_reference])[::-1]
+    allowed = int(np.floor(share * len(outside)))
+    if allowed >= len(outside):
+        return 0.0
+    return float(np.nextafter(outside[allowed], np.inf))

@@ -94,12 +94,17 @@ class Gazetteer:
         self.row_of = {str(i): r for r, i in enumerate(self.ids)}
         by_postcode: dict[str, list[int]] = defaultdict(list)
         by_building: dict[tuple[str, str], list[int]] = defaultdict(list)
+        building_rows: dict[tuple[str, str, str, str], int] = defaultdict(int)
         for row, facts in enumerate(self.facts):
             if facts.postcode:
                 by_postcode[facts.postcode].append(row)
             number = facts.fields["building_number"] or facts.fields["building_name"]
             if number and facts.fields["street"]:
                 by_building[(number, facts.fields["street"])].append(row)
+            building_rows[_building_key(facts)] += 1
+        # how many addresses share each one's building: a house listed beside its own flats is the
+        # likeliest wrong answer for a flat written without its flat number
+        self.building_size = np.array([building_rows[_building_key(f)] for f in self.facts], dtype=np.float32)
         self.by_postcode = {k: v for k, v in by_postcode.items() if len(v) <= BLOCK_LIMIT}
         self.known_postcodes = frozenset(by_postcode)
         self.by_building = {k: v for k, v in by_building.items() if len(v) <= BLOCK_LIMIT}
@@ -117,6 +122,11 @@ class Gazetteer:
                 if key:
                     rows.extend(self.by_building.get((key, street), ()))
         return rows
+
+
+def _building_key(facts: Facts) -> tuple[str, str, str, str]:
+    f = facts.fields
+    return f["building_number"], f["building_name"], f["street"], f["town"]
 
 
 def normalise_all(texts: list[str]) -> list[str]:

@@ -60,7 +60,7 @@ class Matcher:
                              self.vector_index.vectors)
             candidates.append(found)
             known = bool(query.postcode) and query.postcode in g.known_postcodes
-            rows.append(features(query, found, g.facts, known, g.vocabulary))
+            rows.append(features(query, found, g.facts, known, g.vocabulary, g.building_size))
         return Prepared(facts, candidates, rows)
 
     def rank(self, normalised: list[str]) -> list[Ranked]:

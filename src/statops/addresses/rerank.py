@@ -37,6 +37,8 @@ FEATURES = (
     # retrieval
     "bm25", "bm25_share", "bm25_rank", "vector_rank", "similarity", "similarity_gap", "blocked", "fused_rank",
     "candidates",
+    # the candidate's building: how many addresses it holds, and whether this one is the building itself
+    "building_size", "building_with_flats",
 )
 
 
@@ -101,7 +103,7 @@ def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_ba
 
 
 def features(query: Facts, candidates: Candidates, facts: list[Facts], postcode_known: bool,
-             vocabulary: frozenset[str]) -> np.ndarray:
+             vocabulary: frozenset[str], building_size: np.ndarray) -> np.ndarray:
     """One row of FEATURES per candidate."""
     n = len(candidates.rows)
     if n == 0:
@@ -114,11 +116,13 @@ def features(query: Facts, candidates: Candidates, facts: list[Facts], postcode_
         values[-1] = len(known_words - facts[row].alpha)  # words the reference knows, elsewhere
         rows.append(values)
     top_bm25 = candidates.bm25.max() if n else 0.0
+    size = building_size[candidates.rows]
+    no_flat = np.array([not facts[row].fields["sub_building"] for row in candidates.rows])
     retrieval = np.column_stack([
         candidates.bm25, candidates.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n),
         candidates.bm25_rank, candidates.vector_rank, candidates.similarity,
         candidates.similarity - candidates.similarity.max(), candidates.blocked, np.arange(n, dtype=float),
-        np.full(n, float(n)),
+        np.full(n, float(n)), np.log1p(size), (no_flat & (size > 1)).astype(float),
     ])
     return np.hstack([np.asarray(rows, dtype=np.float32), retrieval.astype(np.float32)])
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from statops.addresses.candidates import TextIndex, VectorIndex
-from statops.addresses.confidence import ConfidenceModel, signals
+from statops.addresses.confidence import ConfidenceModel, signals, threshold_for_out_of_reference
 from statops.addresses.derive import derive
 from statops.addresses.embedding import AddressEncoder
 from statops.addresses.evaluation import AddressEvaluation, evaluate_matches
@@ -137,7 +137,10 @@ def fit_matcher(reference: pd.DataFrame, train_texts: pd.Series | Sequence[str],
     held_out = confidence_model.out_of_fold(dev_signals, correct, settings.seed)
     held_out[[not r.rows for r in ranked]] = 0.0
     confidence_model.fit(dev_signals, correct)
-    threshold = threshold_for_accuracy(held_out, correct, settings.target_precision)
+    # the auto-coding rule (accepted precision reaches the target, out of fold), and no more than 1% of
+    # the not-in-reference queries accepted: both must hold, so the stricter threshold wins
+    threshold = max(threshold_for_accuracy(held_out, correct, settings.target_precision),
+                    threshold_for_out_of_reference(held_out, np.array([i == "" for i in dev[1]])))
     metadata = {"seed": settings.seed, "train_queries": len(texts), "dev_queries": len(dev[0]),
                 "parser_sequences": min(PARSER_SEQUENCES, 2 * len(reference)), "reranker_rows": int(len(y)),
                 "embedding_dimensions": matcher.encoder.dimensions,
