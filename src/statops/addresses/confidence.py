@@ -21,7 +21,7 @@ TOP_CHECKS = ("suffix_conflicts", "candidate_numbers_missing", "query_numbers_un
               "sub_number_missing", "query_known_words_unexplained", "building_number_found",
               "building_number_parsed_equal", "street_ratio", "street_in_query", "place_ratio", "town_in_query",
               "name_in_query", "candidate_words_found", "query_words_found", "query_has_flat", "candidate_has_flat",
-              "building_size", "building_with_flats", "similarity")
+              "building_size", "building_with_flats", "similarity", "sub_conflict", "name_conflict")
 _CHECK_INDEX = [FEATURES.index(name) for name in TOP_CHECKS]
 MAX_OUT_OF_REFERENCE_ACCEPTED = 0.01  # the issue's bound on not-in-reference queries accepted
 SIGNALS = ("top_logit", "second_logit", "logit_gap", "score_gap", "top_share", *TOP_CHECKS)

@@ -5,6 +5,7 @@ trained on the train queries; its score estimates P(this candidate is the addres
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from statops.addresses.gazetteer import Facts, sub_number
 from statops.addresses.normalise import SUB_BUILDING_WORDS
 from statops.errors import InvalidInput
 
+NAME_AGREES = 80  # rapidfuzz ratio: below it two building names are different names, not one misspelt
 _LETTERS = re.compile(r"[A-Z]+")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -33,6 +35,7 @@ FEATURES = (
     # words
     "token_set", "token_sort", "partial", "street_ratio", "street_in_query", "place_ratio", "town_in_query",
     "name_ratio", "name_in_query", "candidate_has_name", "query_name_parsed", "organisation_ratio",
+    "sub_conflict", "sub_ratio", "name_conflict",
     "candidate_words_found", "query_words_found", "query_known_words_unexplained",
     # retrieval
     "bm25", "bm25_share", "bm25_rank", "vector_rank", "similarity", "similarity_gap", "blocked", "fused_rank",
@@ -60,7 +63,9 @@ def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_ba
     q, c = query.fields, candidate.fields
     q_numbers, c_numbers = query.numbers, candidate.numbers
     q_set, c_set = set(q_numbers), set(c_numbers)
-    found = len(c_set & q_set)
+    # counted with repeats: FLAT 8, 8 WELLINGTON ROAD needs two 8s, and "FLAT 7, 8 ..." has only one
+    q_count = Counter(q_numbers)
+    found = sum(min(k, q_count[n]) for n, k in Counter(c_numbers).items())
     c_bases = {_base(n) for n in c_set}
     # a number whose digits match but whose suffix letter does not: 2A against 2, 14A against 14C
     suffix_conflicts = sum(1 for n in c_set - q_set if _base(n) in query_bases) + \
@@ -69,6 +74,9 @@ def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_ba
     sub = sub_number(c)
     sub_words = sub.split()
     sub_found = bool(sub_words) and all(w in query.words for w in sub_words)
+    q_sub = " ".join(w for w in q["sub_building"].split() if w not in SUB_BUILDING_WORDS)
+    # both name a flat, and differently: FIRST FLOOR against GROUND FLOOR, 7 against 8
+    sub_conflict = bool(q_sub) and bool(sub) and set(q_sub.split()) != set(sub_words)
     query_has_flat = bool(q["sub_building"]) or not SUB_BUILDING_WORDS.isdisjoint(query.words)
     q_text, c_text = query.text, candidate.text
     c_place = f"{c['locality']} {c['town']}".strip()
@@ -77,7 +85,7 @@ def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_ba
     c_alpha, q_alpha = candidate.alpha, query.alpha
     postcode_equal = bool(query.postcode) and query.postcode == candidate.postcode
     return [
-        len(q_numbers), len(c_numbers), found, len(c_set) - found, len(q_set - c_set), suffix_conflicts,
+        len(q_numbers), len(c_numbers), found, len(c_numbers) - found, len(q_numbers) - found, suffix_conflicts,
         float(bool(building) and building in q_set), float(bool(building) and q["building_number"] == building),
         float(any(_in_range(n, building) for n in q_numbers)) if "-" in building else 0.0,
         float(sub_found), float(bool(sub_words) and not sub_found), float(query_has_flat), float(bool(sub)),
@@ -96,6 +104,8 @@ def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_ba
         fuzz.partial_ratio(c_name, q_text) / 100 if c_name else -1.0,
         float(bool(c_name)), float(bool(q_name)),
         fuzz.ratio(q["organisation"], c["organisation"]) / 100 if q["organisation"] and c["organisation"] else -1.0,
+        float(sub_conflict), fuzz.ratio(q_sub, sub) / 100 if q_sub and sub else -1.0,
+        float(bool(q_name) and bool(c_name) and fuzz.ratio(q_name, c_name) < NAME_AGREES),
         len(c_alpha & q_alpha) / len(c_alpha) if c_alpha else 0.0,
         len(q_alpha & c_alpha) / len(q_alpha) if q_alpha else 0.0,
         0.0,
