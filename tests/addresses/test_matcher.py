@@ -14,7 +14,9 @@ from statops.addresses.model import OUTPUT_COLUMNS, AddressModel
 from statops.addresses.train import evaluate_matcher, fit_matcher
 from statops.errors import InvalidInput
 
-ACCEPTED_PRECISION_FLOOR = 0.97
+# The slice's test split has ~250 queries, ~30 of them not in the reference: accepting every top
+# candidate would be right ~85% of the time; one wrong acceptance costs ~0.5 points.
+ACCEPTED_PRECISION_FLOOR = 0.94
 TOP1_FLOOR = 0.9
 ACCEPTED_SHARE_FLOOR = 0.6
 
@@ -24,6 +26,8 @@ def test_accepted_matches_are_precise_on_held_out_queries(model: AddressModel, d
     assert evaluation.accepted_precision is not None
     assert evaluation.accepted_precision >= ACCEPTED_PRECISION_FLOOR, evaluation.summary()
     assert evaluation.accepted_share >= ACCEPTED_SHARE_FLOOR, evaluation.summary()
+    accept_everything = evaluation.top1_accuracy * evaluation.in_reference / evaluation.records
+    assert evaluation.accepted_precision >= accept_everything + 0.05, evaluation.summary()
 
 
 def test_top_candidate_is_mostly_right_on_held_out_queries(model: AddressModel, demo_bed) -> None:  # type: ignore[no-untyped-def]
