@@ -50,7 +50,7 @@ from rapidfuzz import fuzz, process
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from statops.addresses.fields import compose
+from statops.addresses.fields import FIELDS, compose
 from statops.coding.metrics import threshold_for_accuracy
 from statops.demo import bundled_file
 
@@ -251,6 +251,33 @@ def by_style(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, dict[str
     return out
 
 
+def failures(reference: pd.DataFrame, truth: pd.DataFrame, predicted: pd.DataFrame, shown: int = 12) -> dict:
+    """Where a system goes wrong: for wrong top-1 answers to in-reference queries, which reference fields
+    differ between the answer and the truth (counted), and examples of wrong answers it accepted."""
+    fields = reference.set_index("id")[list(FIELDS)]
+    address = dict(zip(reference.id, compose(reference), strict=True))
+    ids, codes = truth.id.to_numpy(), predicted.code.to_numpy()
+    wrong = np.nonzero((ids != "") & (codes != ids))[0]
+    kinds: Counter[str] = Counter()
+    for i in wrong:
+        if codes[i] == "" or codes[i] not in fields.index or ids[i] not in fields.index:
+            kinds["no candidate" if codes[i] == "" else "unknown id"] += 1
+            continue
+        a, b = fields.loc[codes[i]], fields.loc[ids[i]]
+        kinds[" + ".join(f for f in FIELDS if a[f] != b[f]) or "same fields"] += 1
+    accepted = predicted.decision.to_numpy() == "auto"
+
+    def example(i: int) -> dict:
+        return {"text": truth.text.iat[i], "style": truth["style"].iat[i], "truth": address.get(ids[i], ""),
+                "answer": address.get(codes[i], ""), "confidence": round(float(predicted.confidence.iat[i]), 4)}
+
+    bad = np.nonzero(accepted & (codes != ids))[0]
+    return {"wrong_top1_differing_fields": dict(kinds.most_common()),
+            "accepted_wrong_in_reference": [example(i) for i in bad if ids[i] != ""][:shown],
+            "accepted_not_in_reference": [example(i) for i in bad if ids[i] == ""][:shown],
+            "wrong_top1_examples": [example(i) for i in wrong[:shown]]}
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -304,6 +331,7 @@ def stage(system: str, bed: Path | None, single: int, block: int) -> dict:
         if result.get("index_build_seconds") is not None else None
     result.update(measures(test, predicted))
     result["by_style"] = by_style(test, predicted)
+    result["failures"] = failures(reference, test, predicted)
     result["peak_mb"] = peak_mb()
     return result
 
@@ -456,7 +484,12 @@ def main() -> None:
         raise SystemExit("no system ran")
     first = next(iter(results.values()))
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    repo = Path(__file__).resolve().parents[1]
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True,  # noqa: E731
+                                    check=False).stdout.strip()
     report = {"bed": "bundled small copy" if args.small else str(args.bed), "load_average_at_end": load,
+              "commit": git("rev-parse", "--short", "HEAD"),
+              "matcher_uncommitted_changes": git("status", "--porcelain", "src/statops/addresses").splitlines(),
               "reference_rows": first["reference_rows"], "test_in_reference": first["in_reference_queries"],
               "test_out_of_reference": first["out_of_reference_queries"], "target_precision": TARGET,
               "systems": results}
@@ -478,9 +511,15 @@ def main() -> None:
                                              "out_of_reference_accepted_share") if k in m))
         if notes:
             print(f"{name}: " + "; ".join(notes))
+        if r.get("failures"):
+            kinds = r["failures"]["wrong_top1_differing_fields"]
+            print(f"{name}: wrong top-1 ({sum(kinds.values())}), fields in which the answer differs from the truth: "
+                  + "; ".join(f"{k} {v}" for k, v in list(kinds.items())[:8]))
     print(f"\n{report['bed']}: {first['reference_rows']:,} reference addresses; test {first['in_reference_queries']:,} "
           f"in-reference and {first['out_of_reference_queries']:,} not-in-reference queries. Peak memory: each "
-          f"system in its own process (ru_maxrss). Load average at the end: {' '.join(load)}. Written to {args.out}")
+          f"system in its own process (ru_maxrss). Load average at the end: {' '.join(load)}. At {report['commit']}"
+          f"{' (matcher with uncommitted changes)' if report['matcher_uncommitted_changes'] else ''}. "
+          f"Written to {args.out}")
 
 
 if __name__ == "__main__":
