@@ -85,7 +85,9 @@ class AddressTask:
         params: dict[str, Any] = {
             "target_accuracy": matcher.target_precision, "threshold": matcher.threshold,
             "reference_rows": matcher.reference_size,
-            **{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in settings.items()},
+            # timings are not settings: a reproduction compares params, and its clock differs
+            **{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in settings.items()
+               if not k.endswith("_seconds")},
         }
         tags = {"threshold": f"{matcher.threshold:.6f}", "target_accuracy": str(matcher.target_precision)}
         card = {

@@ -261,7 +261,7 @@ def compute_signals(data: WindowInput, ref: ReferenceProfile, s: Settings) -> li
         names = ["auto_coded_share", "mean_confidence", "confidence_shift", "code_distribution_shift",
                  "text_length_shift", "out_of_vocabulary_rate", "text_drift", "estimated_accuracy",
                  "estimated_accuracy_auto"]
-        return signals + [_not_enough(name, few) for name in names] + _realised(data, ref, s)
+        return _of_the_task(signals + [_not_enough(name, few) for name in names] + _realised(data, ref, s), ref)
     conf = data.records["confidence"].to_numpy(dtype=float)
     signals += [_auto_share(data, ref, s), _mean_confidence(conf, ref, s),
                 _ks("confidence_shift", conf, ref.confidence.astype(float), s, "confidence")]

@@ -1,0 +1,145 @@
+"""Task addresses through the whole lifecycle, as for coding: catalogue (a reference base and records labelled
+with its ids), training and registry, plain MLflow pyfunc, batch scoring with the log, the HTTP API, the review
+queue checked against the base, monitoring with the matcher's own signals, and exact reproduction. Both stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from statops import InvalidInput, Workspace
+from statops.addresses.reference_table import ADDRESS_COLUMN, reference_table
+from statops.data import add_dataset
+from statops.data.catalogue import add_reference_base
+from statops.monitoring import monitor
+from statops.registry import train_and_register
+from statops.registry.card import build_card
+from statops.registry.loading import load_model
+from statops.registry.reproduce import reproduce_version
+from statops.registry.versions import resolve_model
+from statops.review.decisions import decide_item
+from statops.review.queue import next_item
+from statops.scoring import read_predictions, score_file
+from tests.addresses.conftest import Bed
+from tests.conftest import BACKENDS, make_workspace
+from tests.serving.live import TEST_ADMIN, live_server, predict, server_settings
+
+MODEL = "matcher"
+
+
+@dataclass
+class Trained:
+    ws: Workspace
+    bed: Bed
+    version: str
+    files: dict[str, Path]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def matcher(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            demo_bed: Bed) -> Iterator[Trained]:
+    """The demo slice catalogued as a user would (reference base, three labelled splits) and a matcher trained
+    and registered from it."""
+    home = tmp_path_factory.mktemp(f"addresses-{request.param}")
+    files = {name: home / f"{name}.csv" for name in ("reference", "train", "dev", "test")}
+    demo_bed.reference.to_csv(files["reference"], index=False)
+    for split in ("train", "dev", "test"):
+        getattr(demo_bed, split).to_csv(files[split], index=False)
+    workspaces = make_workspace(home / "ws", request.param)
+    ws = next(workspaces)
+    try:
+        raw = pd.read_csv(files["reference"], dtype=str, keep_default_na=False)
+        base = add_reference_base(ws, "base", reference_table(raw, "id"), files["reference"], ADDRESS_COLUMN, "id")
+        for split in ("train", "dev", "test"):
+            add_dataset(ws, f"q-{split}", files[split], "text", "id", reference=base.ref, gsbpm="5.1")
+        outcome = train_and_register(ws, MODEL, "q-train", "q-dev", {"seed": 0}, task="addresses")
+        yield Trained(ws, demo_bed, outcome.registered.version, files)
+    finally:
+        workspaces.close()  # closes the workspace (and drops its PostgreSQL database)
+
+
+def test_the_version_records_its_task_and_reference_base(matcher: Trained) -> None:
+    ref = resolve_model(matcher.ws, MODEL)
+    assert ref.task == "addresses" and ref.tags["classification"] == "reference base@1"
+    run = matcher.ws.mlflow.get_run(ref.run_id)
+    assert float(run.data.metrics["dev_accuracy"]) > 0.9  # the common measures, under the common names
+    assert 0 < float(run.data.metrics["dev_auto_coded_share"]) <= 1
+    assert run.data.params["reference_rows"] == str(len(matcher.bed.reference))
+    card = build_card(matcher.ws, MODEL, ref.version).markdown()
+    assert "Address matching" in card and "reference base@1" in card and "Quality (dev data)" in card
+
+
+def test_training_needs_records_labelled_with_a_reference_base(matcher: Trained) -> None:
+    add_dataset(matcher.ws, "unlinked", matcher.files["train"], "text", "style")
+    with pytest.raises(InvalidInput, match="names none: add it with `statops data add ... --reference BASE`"):
+        train_and_register(matcher.ws, "other", "unlinked", task="addresses")
+
+
+def test_plain_mlflow_loads_the_matcher_without_statops_glue(matcher: Trained, tmp_path: Path) -> None:
+    ws = matcher.ws
+    texts = matcher.bed.test["text"].head(40)
+    expected = load_model(ws, resolve_model(ws, f"{MODEL}/{matcher.version}")).predict_frame(texts)
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
+    script = (
+        "import mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({ws.mlflow_uri!r})\n"
+        f"m = mlflow.pyfunc.load_model('models:/{MODEL}/{matcher.version}')\n"
+        f"df = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False)\n"
+        f"m.predict(df).to_json({str(tmp_path / 'out.json')!r}, orient='records')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300, cwd=tmp_path)
+    got = pd.DataFrame(json.loads((tmp_path / "out.json").read_text()))
+    assert list(got.columns) == ["code", "title", "confidence", "decision", "alternatives"]
+    assert got["code"].tolist() == expected["code"].tolist()
+    assert got["title"].tolist() == expected["title"].tolist()
+
+
+def test_a_file_is_matched_row_for_row_and_logged(matcher: Trained, tmp_path: Path) -> None:
+    out = tmp_path / "matched.csv"
+    summary = score_file(matcher.ws, MODEL, matcher.files["test"], out, "text", log=True)
+    matched = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert summary.rows == len(matched) == len(matcher.bed.test)
+    assert matched["text"].tolist() == matcher.bed.test["text"].tolist()
+    accepted = matched[matched["decision"] == "auto"]
+    assert len(accepted) and (accepted["code"] == matcher.bed.test.loc[accepted.index, "id"]).mean() > 0.9
+    logged = read_predictions(matcher.ws.store, MODEL)
+    assert len(logged) >= len(matched)
+
+
+def test_monitoring_watches_the_matcher_with_its_own_signals(matcher: Trained) -> None:
+    result = monitor(matcher.ws, MODEL, window="100", update_alerts_store=False)
+    names = {s.name for w in result.windows for s in w.signals}
+    assert {"volume", "auto_coded_share", "confidence_shift"} <= names
+    assert not any(n.startswith("code_distribution_shift") for n in names)  # ids have no distribution to watch
+
+
+def test_the_api_answers_with_addresses_and_review_checks_answers_against_the_base(matcher: Trained) -> None:
+    ws = matcher.ws
+    with live_server(server_settings(ws)) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        texts = [matcher.bed.test["text"][0], "", "Москва, ул. Тверская, д. 1", "x" * 9_000]
+        response = predict(client, MODEL, texts)
+        assert response.status_code == 200, response.text
+        answers = response.json()["predictions"]
+        assert len(answers) == 4 and answers[0]["title"] and answers[0]["alternatives"][0]["title"]
+        assert all("probability" in a for a in answers[0]["alternatives"])
+        assert [a["decision"] for a in answers[1:]] == ["review"] * 3  # nothing confident about these
+    item = next_item(ws, TEST_ADMIN, MODEL)
+    assert item is not None
+    with pytest.raises(InvalidInput, match="not in the reference base base@1 of model"):
+        decide_item(ws, TEST_ADMIN, item.id, "000000000000")
+    true_id = matcher.bed.reference["id"][0]
+    decided = decide_item(ws, TEST_ADMIN, item.id, true_id)
+    assert decided.outcome == "coded" and decided.code == true_id
+
+
+def test_a_version_is_reproduced_exactly(matcher: Trained) -> None:
+    reproduction = reproduce_version(matcher.ws, TEST_ADMIN, MODEL, matcher.version)
+    assert reproduction.matches, [c for c in reproduction.comparisons if not c.matches]
