@@ -69,9 +69,7 @@ class AddressTask:
                          facts: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
         assert isinstance(evaluation, AddressEvaluation)
         (folder / f"{stem}_report.html").write_text(render_report(evaluation, heading, facts), encoding="utf-8")
-        (folder / f"{stem}_evaluation.json").write_text(json.dumps(evaluation.as_dict(), indent=2), encoding="utf-8")
-        return {f"{stem}_report.html": "all of it on one page",
-                f"{stem}_evaluation.json": "every measure, with the parser's per-field quality"}
+        return {f"{stem}_report.html": "all of it on one page, with the parser's quality per field"}
 
     def save(self, model: TaskModel, folder: Path) -> Path:
         return save_model(_matcher(model), folder)

@@ -99,7 +99,7 @@ def train(
     console.print(f"Registered [bold]{registered.name}[/] version {registered.version} "
                   f"(MLflow run {registered.run_id})")
     if registered.dev_evaluation:
-        console.print("The dev evaluation's per-code table, confusions, worst codes and report are in", highlight=False)
+        console.print("The dev evaluation's files and report are in", highlight=False)
         console.print(f"  {registered.dev_evaluation.location}", highlight=False, soft_wrap=True)
 
 

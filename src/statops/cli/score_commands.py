@@ -49,7 +49,8 @@ def score(
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
     console.print(f"Scored {summary.rows:,} rows with {summary.model.describe()} in {summary.seconds:.1f} s "
                   f"({rate:,.0f} rows/s)")
-    console.print(f"Auto-coded {summary.auto_coded:,} ({summary.auto_coded_share:.1%}); "
+    decided = "Matches accepted" if summary.model.task == "addresses" else "Auto-coded"
+    console.print(f"{decided}: {summary.auto_coded:,} ({summary.auto_coded_share:.1%}); "
                   f"{summary.rows - summary.auto_coded:,} for review. Written to {summary.output}")
     if log:
         console.print(f"Logged {summary.logged:,} predictions to the prediction log")

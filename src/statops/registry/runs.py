@@ -110,8 +110,9 @@ def _log_evaluation(task: Task, evaluation: TaskEvaluation, prefix: str, heading
 def _report_facts(model: str, dataset: DatasetInfo, records: int, run_id: str) -> list[tuple[str, str]]:
     return [
         ("model", model), ("dataset", dataset.ref), ("dataset sha256", dataset.sha256),
-        ("classification", f"{dataset.classification}@{dataset.classification_version}"
-         if dataset.classification else "code prefixes"),
+        ("classification", f"{dataset.classification}@{dataset.classification_version}")
+        if dataset.classification else ("reference base", dataset.reference) if dataset.reference
+        else ("classification", "code prefixes"),
         ("records", f"{records:,}"), ("MLflow run", run_id),
         ("evaluated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")), ("statops", package_version()),
     ]
