@@ -14,7 +14,7 @@ checking that every answered prediction is in the log. With
 were answered are looked up in the log (none may be missing).
 
     python benchmarks/serving.py [--home DIR] [--model soc2010-coder] [--seconds 20] [--soak 600]
-                                 [--kill-trials 3]
+                                 [--kill-trials 3] [--addresses]
 
 Without --home, builds the demo workspace (statops demo) in a temporary folder first.
 Prints a table and writes benchmarks/out/serving.json.
@@ -45,7 +45,7 @@ from sqlalchemy import func, select
 
 from statops import Workspace
 from statops.accounts import Actor, add_user, create_token, revoke_token
-from statops.demo import MODEL_NAME, bundled_file, run_demo
+from statops.demo import ADDRESSES, CODING, MODEL_NAME, bundled_file, run_demo
 from statops.errors import Conflict
 from statops.registry import resolve_model
 from statops.store.schema import PredictionLogEntry
@@ -212,7 +212,9 @@ def measure(name: str, url: str, path: str, bodies: dict[str, Path], key: str, s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, help="workspace with a trained model (default: build the demo)")
-    parser.add_argument("--model", default=MODEL_NAME)
+    parser.add_argument("--model", help=f"default: {MODEL_NAME}, or {ADDRESSES.model} with --addresses")
+    parser.add_argument("--addresses", action="store_true",
+                        help="an address matcher: the address demo's model and its bundled test addresses")
     parser.add_argument("--workers", type=int, default=1, help="worker processes, for both servers")
     parser.add_argument("--seconds", type=float, default=20, help="length of each measured run")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (single records)")
@@ -223,15 +225,17 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
+    flow = ADDRESSES if args.addresses else CODING
+    args.model = args.model or flow.model
     with tempfile.TemporaryDirectory() as tmp:
         if args.home is None:
             print("Building the demo workspace (statops demo)...", flush=True)
-            run_demo(Path(tmp) / "demo").workspace.close()
+            run_demo(Path(tmp) / "demo", flow=flow).workspace.close()
             args.home = Path(tmp) / "demo"
         ws = Workspace.open(args.home)
         token = make_token(ws)
         ref = resolve_model(ws, args.model)
-        texts = pd.read_csv(bundled_file("test.csv.gz"), dtype=str, keep_default_na=False)["text"]
+        texts = pd.read_csv(bundled_file("test.csv.gz", flow.folder), dtype=str, keep_default_na=False)["text"]
         texts = texts.drop_duplicates().sample(frac=1.0, random_state=0).tolist()
         bodies = write_bodies(Path(tmp), texts)
         connections = {1: args.connections, BATCH: max(2, args.connections // 4)}
