@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import beta
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -24,6 +25,7 @@ TOP_CHECKS = ("suffix_conflicts", "candidate_numbers_missing", "query_numbers_un
               "building_size", "building_with_flats", "similarity", "sub_conflict", "name_conflict")
 _CHECK_INDEX = [FEATURES.index(name) for name in TOP_CHECKS]
 MAX_OUT_OF_REFERENCE_ACCEPTED = 0.01  # the issue's bound on not-in-reference queries accepted
+CONFIDENCE_LEVEL = 0.95  # dev holds a few hundred such queries: the bound must hold beyond them
 SIGNALS = ("top_logit", "second_logit", "logit_gap", "score_gap", "top_share", *TOP_CHECKS)
 
 
@@ -97,12 +99,22 @@ class ConfidenceModel:
                    np.asarray(data["weights"], dtype=float), float(data["bias"]))
 
 
+def allowed_out_of_reference(count: int, share: float, level: float = CONFIDENCE_LEVEL) -> int:
+    """The most not-in-reference acceptances among `count` such queries that still keep the
+    accepted share at or under `share` with confidence `level` (one-sided Clopper-Pearson bound):
+    a dev set of 500 allows 1, one of 100 allows none."""
+    allowed = 0
+    while allowed < count and beta.ppf(level, allowed + 2, count - allowed - 1) <= share:
+        allowed += 1
+    return allowed
+
+
 def threshold_for_out_of_reference(confidence: np.ndarray, out_of_reference: np.ndarray,
                                    share: float = MAX_OUT_OF_REFERENCE_ACCEPTED) -> float:
-    """The lowest threshold at which at most `share` of the not-in-reference queries are accepted
-    (0 when there are none to judge by)."""
+    """The lowest threshold at which the not-in-reference queries accepted stay at or under `share`
+    with 95% confidence (0 when there are none to judge by)."""
     outside = np.sort(confidence[out_of_reference])[::-1]
-    allowed = int(np.floor(share * len(outside)))
-    if allowed >= len(outside):
+    if len(outside) == 0:
         return 0.0
-    return float(np.nextafter(outside[allowed], np.inf))
+    allowed = allowed_out_of_reference(len(outside), share)
+    return float(np.nextafter(outside[allowed], np.inf)) if allowed < len(outside) else 0.0

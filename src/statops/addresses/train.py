@@ -137,8 +137,8 @@ def fit_matcher(reference: pd.DataFrame, train_texts: pd.Series | Sequence[str],
     held_out = confidence_model.out_of_fold(dev_signals, correct, settings.seed)
     held_out[[not r.rows for r in ranked]] = 0.0
     confidence_model.fit(dev_signals, correct)
-    # the auto-coding rule (accepted precision reaches the target, out of fold), and no more than 1% of
-    # the not-in-reference queries accepted: both must hold, so the stricter threshold wins
+    # the auto-coding rule (accepted precision reaches the target, out of fold), and at most 1% of the
+    # not-in-reference queries accepted (an upper bound at 95%): both must hold, the stricter wins
     threshold = max(threshold_for_accuracy(held_out, correct, settings.target_precision),
                     threshold_for_out_of_reference(held_out, np.array([i == "" for i in dev[1]])))
     metadata = {"seed": settings.seed, "train_queries": len(texts), "dev_queries": len(dev[0]),
