@@ -26,7 +26,8 @@ class AddressEncoder:
         self.vectoriser = vectoriser
         self.projection = projection
         # the projection as one float32 matrix: a product per batch, not sklearn's checks per call
-        self._components = projection.components_.astype(np.float32).T
+        self._components = np.ascontiguousarray(projection.components_.astype(np.float32).T)  # scipy copies
+        # a non-contiguous dense operand on every sparse product
 
     @property
     def dimensions(self) -> int:

@@ -60,13 +60,12 @@ class AddressModel:
         return Matches(ranked, confidence)
 
     def _distinct(self, texts: pd.Series | Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """The distinct normalised texts and each input's index into them (repeats are matched once)."""
-        raw = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.tolist(), dtype=object)
-        raw_codes, raw_unique = pd.factorize(raw.where(raw.map(lambda v: isinstance(v, str)), ""),
-                                             use_na_sentinel=False)
-        norm_codes, unique = pd.factorize(pd.Series([normalise(t) for t in raw_unique], dtype=object),
-                                          use_na_sentinel=False)
-        return [str(u) for u in unique], np.asarray(norm_codes)[raw_codes]
+        """The distinct normalised texts and each input's index into them (repeats are matched once;
+        normalising is cached, so a repeated raw text costs a lookup)."""
+        values = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
+        position: dict[str, int] = {}
+        index = [position.setdefault(normalise(v) if isinstance(v, str) else "", len(position)) for v in values]
+        return list(position), np.asarray(index, dtype=np.intp)
 
     def predict_frame(self, texts: pd.Series | Sequence[str]) -> pd.DataFrame:
         """code (the matched id), title (its address), confidence, decision and alternatives (top-k JSON)

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import skops.io as sio
 from rapidfuzz import fuzz
 from sklearn.ensemble import HistGradientBoostingClassifier
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from statops.addresses.candidates import Candidates
 from statops.addresses.gazetteer import Facts, sub_number
 from statops.addresses.normalise import SUB_BUILDING_WORDS
+from statops.addresses.trees import CompiledTrees
 from statops.errors import InvalidInput
 
 NAME_AGREES = 80  # rapidfuzz ratio: below it two building names are different names, not one misspelt
@@ -137,11 +140,22 @@ def features(query: Facts, candidates: Candidates, facts: list[Facts], postcode_
     return np.hstack([np.asarray(rows, dtype=np.float32), retrieval.astype(np.float32)])
 
 
+@cache
+def _controller() -> ThreadpoolController:
+    """Finding the loaded thread pools reads the process's memory map: once, not per call."""
+    return ThreadpoolController()
+
+
+def _one_openmp_thread() -> Any:
+    return _controller().limit(limits=1, user_api="openmp")
+
+
 class Reranker:
     """Gradient-boosted trees over FEATURES: P(candidate is right)."""
 
     def __init__(self, model: HistGradientBoostingClassifier) -> None:
         self.model = model
+        self.trees = CompiledTrees(model)
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, seed: int = 0) -> Reranker:
@@ -151,7 +165,8 @@ class Reranker:
         model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
                                                min_samples_leaf=20, l2_regularization=1.0, random_state=seed,
                                                early_stopping=False)
-        with threadpool_limits(limits=1, user_api="openmp"):  # see `score`; fitting spins the same way
+        # one thread: OpenMP's threads spin against each other on a small, busy machine
+        with _one_openmp_thread():
             model.fit(x, y)
         return cls(model)
 
@@ -159,10 +174,7 @@ class Reranker:
         """P(right) of each candidate row."""
         if len(x) == 0:
             return np.zeros(0)
-        # one thread: OpenMP's threads cost more than they save on a few hundred rows, and on a busy
-        # machine they spin against each other
-        with threadpool_limits(limits=1, user_api="openmp"):
-            return self.model.predict_proba(x)[:, 1]
+        return self.trees.probability(x)
 
     def save(self, path: Path) -> None:
         """skops file."""

@@ -1,0 +1,18 @@
+"""The re-ranker's compiled trees give scikit-learn's own probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from statops.addresses.model import AddressModel
+from statops.addresses.rerank import FEATURES
+
+
+def test_compiled_trees_equal_scikit_learns_predict_proba(model: AddressModel) -> None:
+    reranker = model.matcher.reranker
+    assert reranker is not None
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, len(FEATURES))) * 3
+    x[:, :6] = rng.integers(0, 4, size=(500, 6))
+    x[::7, 10] = np.nan
+    np.testing.assert_allclose(reranker.score(x), reranker.model.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
