@@ -4,6 +4,7 @@ move an address only a little in this space, where they break a word-level index
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from statops.errors import InvalidInput
 
 DIMENSIONS = 96
 FIT_SAMPLE = 40_000  # the projection is learnt on a sample: cheaper, and as good for a gazetteer
+FEW = 16  # batches up to this size are projected text by text (see `_project_one`)
 
 
 class AddressEncoder:
@@ -28,6 +30,9 @@ class AddressEncoder:
         # the projection as one float32 matrix: a product per batch, not sklearn's checks per call
         self._components = np.ascontiguousarray(projection.components_.astype(np.float32).T)  # scipy copies
         # a non-contiguous dense operand on every sparse product
+        self._analyser = vectoriser.build_analyzer()
+        self._vocabulary: dict[str, int] = vectoriser.vocabulary_
+        self._idf = vectoriser.idf_.astype(np.float32)
 
     @property
     def dimensions(self) -> int:
@@ -53,10 +58,25 @@ class AddressEncoder:
         """(len(texts), dimensions) float32, each row of unit length (zero for an empty text)."""
         if len(texts) == 0:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        x = self.vectoriser.transform(texts)
-        vectors = np.asarray(x @ self._components, dtype=np.float32)
+        if len(texts) <= FEW:
+            vectors = np.vstack([self._project_one(t) for t in texts])
+        else:
+            x = self.vectoriser.transform(texts)
+            vectors = np.asarray(x @ self._components, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
+
+    def _project_one(self, text: str) -> np.ndarray:
+        """One text's projection without the vectoriser's per-call checks: the same n-grams (its own
+        analyser), sublinear TF times IDF. Its L2 step is left out: the result is scaled to unit
+        length anyway."""
+        counts = Counter(self._analyser(text))
+        columns = [(self._vocabulary[g], n) for g, n in counts.items() if g in self._vocabulary]
+        if not columns:
+            return np.zeros(self.dimensions, dtype=np.float32)
+        index = np.array([c for c, _ in columns], dtype=np.intp)
+        weights = (1.0 + np.log(np.array([n for _, n in columns], dtype=np.float32))) * self._idf[index]
+        return np.asarray(weights @ self._components[index], dtype=np.float32)
 
     def save(self, path: Path) -> None:
         """The vectoriser and the projection in one skops file."""
