@@ -10,7 +10,7 @@ import pandas as pd
 from statops.addresses.fields import FIELDS
 from statops.addresses.normalise import SUB_BUILDING_WORDS, normalise
 
-Sequence_ = tuple[list[str], list[int], list[str]]  # words, comma segment of each, labels
+Labelled = tuple[list[str], list[int], list[str]]  # words, comma segment of each, labels
 
 # How often a field is left out of a derived string (the rest are always written).
 DROP = {"organisation": 0.4, "building_name": 0.25, "locality": 0.5, "town": 0.2, "postcode": 0.5}
@@ -34,7 +34,7 @@ def _typo(word: str, rng: np.random.Generator) -> str:
     return word[:i] + LETTERS[int(rng.integers(26))] + word[i + 1:]
 
 
-def derive_one(row: dict[str, str], rng: np.random.Generator) -> Sequence_:
+def derive_one(row: dict[str, str], rng: np.random.Generator) -> Labelled:
     """One written variant of a reference row (fields already normalised), labelled per token."""
     groups: list[tuple[list[str], str]] = []  # (words, label) in writing order; each is a comma group
     for field in FIELDS:
@@ -73,7 +73,7 @@ def normalised_fields(reference: pd.DataFrame) -> list[dict[str, str]]:
     return [dict(zip(FIELDS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def derive(reference: pd.DataFrame, count: int, seed: int) -> list[Sequence_]:
+def derive(reference: pd.DataFrame, count: int, seed: int) -> list[Labelled]:
     """`count` labelled variants of rows drawn at random (seeded) from the reference."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(reference), size=count, replace=count > len(reference))

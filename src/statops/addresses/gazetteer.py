@@ -12,7 +12,7 @@ import pandas as pd
 
 from statops.addresses.derive import normalised_fields
 from statops.addresses.fields import FIELDS, ID_COLUMN, compose
-from statops.addresses.normalise import SUB_BUILDING_WORDS, has_digit, normalise, words
+from statops.addresses.normalise import SUB_BUILDING_WORDS, has_digit, words
 
 _POSTCODE_PART = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$|^[0-9][A-Z]{2}$")
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
@@ -128,7 +128,3 @@ def _building_key(facts: Facts) -> tuple[str, str, str, str]:
     f = facts.fields
     return f["building_number"], f["building_name"], f["street"], f["town"]
 
-
-def normalise_all(texts: list[str]) -> list[str]:
-    """Normalise each text (non-text values count as empty)."""
-    return [normalise(t) if isinstance(t, str) else "" for t in texts]

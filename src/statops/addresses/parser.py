@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pycrfsuite
 
-from statops.addresses.derive import Sequence_
+from statops.addresses.derive import Labelled
 from statops.addresses.fields import FIELDS
 from statops.addresses.normalise import STREET_WORDS, SUB_BUILDING_WORDS, tokens
 
@@ -82,7 +82,7 @@ class AddressParser:
         self._cache: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def fit(cls, sequences: Sequence[Sequence_], seed: int = 0, max_iterations: int = MAX_ITERATIONS) -> AddressParser:
+    def fit(cls, sequences: Sequence[Labelled], seed: int = 0, max_iterations: int = MAX_ITERATIONS) -> AddressParser:
         """Train on labelled sequences (words, segments, labels)."""
         trainer = pycrfsuite.Trainer(verbose=False)
         for words, segments, labels in sequences:
@@ -126,7 +126,7 @@ class AddressParser:
         return cls(path.read_bytes())
 
 
-def label_quality(parser: AddressParser, sequences: Sequence[Sequence_]) -> dict[str, dict[str, float]]:
+def label_quality(parser: AddressParser, sequences: Sequence[Labelled]) -> dict[str, dict[str, float]]:
     """Per-label precision, recall, F1 and support over the words of held-out labelled sequences."""
     counts = {f: [0, 0, 0] for f in FIELDS}  # true positives, predicted, actual
     for words, segments, labels in sequences:
