@@ -463,6 +463,11 @@ def main() -> None:
         args.stage_out.write_text(json.dumps(stage(args.stage, bed, args.single, args.block), indent=2))
         return
     args.out = args.out or Path(__file__).parent / "out" / ("addresses_small.json" if args.small else "addresses.json")
+    repo = Path(__file__).resolve().parents[1]
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True,  # noqa: E731
+                                    check=False).stdout.strip()
+    # The code measured is the code at the start (each stage imports it within seconds of starting).
+    commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "src/statops/addresses")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for system in args.systems.split(","):
@@ -484,12 +489,8 @@ def main() -> None:
         raise SystemExit("no system ran")
     first = next(iter(results.values()))
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    repo = Path(__file__).resolve().parents[1]
-    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True,  # noqa: E731
-                                    check=False).stdout.strip()
     report = {"bed": "bundled small copy" if args.small else str(args.bed), "load_average_at_end": load,
-              "commit": git("rev-parse", "--short", "HEAD"),
-              "matcher_uncommitted_changes": git("status", "--porcelain", "src/statops/addresses").splitlines(),
+              "commit_at_start": commit, "matcher_uncommitted_changes_at_start": dirty.splitlines(),
               "reference_rows": first["reference_rows"], "test_in_reference": first["in_reference_queries"],
               "test_out_of_reference": first["out_of_reference_queries"], "target_precision": TARGET,
               "systems": results}
@@ -517,8 +518,9 @@ def main() -> None:
                   + "; ".join(f"{k} {v}" for k, v in list(kinds.items())[:8]))
     print(f"\n{report['bed']}: {first['reference_rows']:,} reference addresses; test {first['in_reference_queries']:,} "
           f"in-reference and {first['out_of_reference_queries']:,} not-in-reference queries. Peak memory: each "
-          f"system in its own process (ru_maxrss). Load average at the end: {' '.join(load)}. At {report['commit']}"
-          f"{' (matcher with uncommitted changes)' if report['matcher_uncommitted_changes'] else ''}. "
+          f"system in its own process (ru_maxrss). Load average at the end: {' '.join(load)}. "
+          f"Code at the start: {commit}"
+          f"{' (matcher with uncommitted changes)' if dirty else ''}. "
           f"Written to {args.out}")
 
 
