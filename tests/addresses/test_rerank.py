@@ -15,7 +15,8 @@ def test_compiled_trees_equal_scikit_learns_predict_proba(model: AddressModel) -
     x = rng.normal(size=(500, len(FEATURES))) * 3
     x[:, :6] = rng.integers(0, 4, size=(500, 6))
     x[::7, 10] = np.nan
-    np.testing.assert_allclose(reranker.score(x), reranker.model.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(reranker.trees.probability(x), reranker.model.predict_proba(x)[:, 1], rtol=0,
+                               atol=1e-12)
 
 
 def test_one_text_at_a_time_embeds_as_the_batch_does(model: AddressModel, demo_bed) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+CHUNK_ROWS = 4096
+
 
 class CompiledTrees:
     """A binary HistGradientBoostingClassifier's trees as flat arrays (numerical features only)."""
@@ -33,6 +35,8 @@ class CompiledTrees:
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The sum of the trees' leaf values plus the baseline (log-odds) per row."""
         x = np.asarray(x, dtype=np.float64)
+        if len(x) > CHUNK_ROWS:  # rows x trees working arrays: bounded, and kept in cache
+            return np.concatenate([self.raw(x[i:i + CHUNK_ROWS]) for i in range(0, len(x), CHUNK_ROWS)])
         at = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
         rows = np.arange(len(x))[:, None]
         for _ in range(self.depth):
