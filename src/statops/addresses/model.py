@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any, ClassVar
 
 import numpy as np
@@ -129,8 +130,23 @@ class AddressModel:
             "task": self.task, "reference_rows": self.reference_size,
             "reference_sha256": reference_sha256(self.matcher.gazetteer.reference),
             "threshold": self.threshold, "target_precision": self.target_precision, "top_k": self.top_k,
-            "confidence_model": self.confidence_model.to_dict(), **self.metadata,
+            "confidence_model": self.confidence_model.to_dict(), "components": component_versions(),
+            **self.metadata,
         }
+
+
+COMPONENTS = ("python-crfsuite", "tantivy", "usearch", "rapidfuzz", "scikit-learn", "numpy")
+
+
+def component_versions() -> dict[str, str]:
+    """The installed versions of the parts a model's answers depend on."""
+    versions = {}
+    for name in COMPONENTS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
 def reference_sha256(reference: pd.DataFrame) -> str:
