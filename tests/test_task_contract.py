@@ -31,6 +31,7 @@ from statops.tasks import (
     get_task,
     task_names,
 )
+from tests.addresses.conftest import demo_slice
 
 
 def _sample(name: str, rows: int, folder: str = "soc2010") -> pd.DataFrame:
@@ -54,11 +55,11 @@ def _coding_sample(options: dict[str, Any]) -> Sample:
 
 
 def _address_sample(options: dict[str, Any]) -> Sample:
-    reference = reference_table(_sample("reference", 10**6, "addresses"), "id")
-    train, dev, test = (_sample(split, 1000, "addresses") for split in ("train", "dev", "test"))
+    bed = demo_slice()  # a few towns of the bundled address base, and the addresses recorded in them
+    reference = reference_table(bed.reference, "id")
     answers = Hierarchy.flat(dict(zip(reference.id, reference.address, strict=True)), "answer")
-    return Sample(FitRequest(train.text, train.id, answers, dev.text, dev.id, options, reference),
-                  test.rename(columns={"id": "label"})[["text", "label"]].head(300))
+    return Sample(FitRequest(bed.train.text, bed.train.id, answers, bed.dev.text, bed.dev.id, options, reference),
+                  bed.test.rename(columns={"id": "label"})[["text", "label"]])
 
 
 SAMPLES: dict[str, Callable[[dict[str, Any]], Sample]] = {"coding": _coding_sample, "addresses": _address_sample}

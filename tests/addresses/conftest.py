@@ -40,6 +40,11 @@ def _queries(frame: pd.DataFrame, ids: set[str], towns: list[str]) -> pd.DataFra
 @pytest.fixture(scope="session")
 def demo_bed() -> Bed:
     """The smallest towns of the demo reference up to SLICE_ADDRESSES addresses, and their queries."""
+    return demo_slice()
+
+
+def demo_slice() -> Bed:
+    """The smallest towns of the demo reference up to SLICE_ADDRESSES addresses, and their queries."""
     reference = _read("reference")
     counts = reference["town"].value_counts(ascending=True)
     towns = list(counts.index[counts.cumsum() <= SLICE_ADDRESSES])

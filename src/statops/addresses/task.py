@@ -95,8 +95,9 @@ class AddressTask:
                       "of character n-gram embeddings, fused; a learned re-ranker compares them field by field, "
                       "with strict rules for numbers, suffixes and flats.",
             "decision": f"a match with confidence at or above {matcher.threshold:.4f} is accepted, chosen on dev "
-                        f"data so that accepted matches are right {matcher.target_precision:.1%} of the time; "
-                        "the rest go to review.",
+                        f"data (out of fold) so that accepted matches are right {matcher.target_precision:.1%} of "
+                        "the time and, with 95% confidence, at most 1% of addresses that are not in the base are "
+                        "accepted; the rest go to review.",
             "codes": f"{matcher.reference_size:,} reference addresses.",
         }
         return ModelDescription(params, tags, card, SIGNALS)
