@@ -35,7 +35,8 @@ COMMON_METRICS = ("accuracy", "auto_coded_share", "auto_coded_accuracy", "thresh
 """What every task's `TaskEvaluation.metrics()` holds under these names, as registry listings, quality gates
 and champion/challenger comparisons read them: the top answer right (for addresses: of those in the
 reference base), the share decided 'auto' (coded automatically, the match accepted), how often those are
-right, the threshold, the target it was chosen for, and the calibration error."""
+right (only when some answer was decided 'auto'), the threshold, the target it was chosen for, and the
+calibration error."""
 DEFAULT_TASK = "coding"
 
 ProgressCallback = Callable[[str, float], None]
