@@ -60,30 +60,8 @@ def write_demo_data(folder: str | Path, bundled: str = "soc2010") -> list[Path]:
     return targets
 
 
-@dataclass(frozen=True)
-class DemoFlow:
-    """What one task's demo runs on: the bundled folder, its files' columns, the model's name."""
-
-    task: str
-    folder: str
-    model: str
-    label_column: str
-    attribution: str
-
-
-CODING = DemoFlow("coding", "soc2010", MODEL_NAME, "soc2010", ATTRIBUTION)
-ADDRESSES = DemoFlow("addresses", "addresses", "address-matcher", "id", ADDRESS_ATTRIBUTION)
-
-
-@dataclass
-class DemoReport:
-    workspace: Workspace
-    flow: DemoFlow
-    answers: str  # what the model answers in: the classification, or the reference base
-    datasets: dict[str, DatasetInfo]
-    training: TrainingOutcome
-    evaluation: EvaluationOutcome
-    scoring: ScoreSummary
+Answers = Callable[[Workspace, Callable[[str], None]], tuple[str, str | None, str | None]]
+"""Adds what a demo's labels are to the workspace: (in words, the classification, the reference base)."""
 
 
 def _classification(ws: Workspace, say: Callable[[str], None]) -> tuple[str, str | None, str | None]:
@@ -99,10 +77,44 @@ def _reference_base(ws: Workspace, say: Callable[[str], None]) -> tuple[str, str
     from statops.tables import UTF8, read_table
 
     say("Adding the reference address base")
-    path = bundled_file("reference.csv.gz", ADDRESSES.folder)
+    path = bundled_file("reference.csv.gz", "addresses")
     base = add_reference_base(ws, "addressbase", reference_table(read_table(path, UTF8), "id"), path,
                               ADDRESS_COLUMN, "id", cycle="2026", gsbpm="5.1")
     return f"reference base {base.ref} ({base.rows:,} addresses)", None, base.ref
+
+
+@dataclass(frozen=True)
+class DemoFlow:
+    """What one task's demo runs on: the bundled folder, its files' columns, what its labels are, the
+    model's name, and the words for what it does."""
+
+    task: str
+    folder: str
+    model: str
+    label_column: str
+    attribution: str
+    answers: Answers
+    cycle: str
+    gsbpm: str
+    trains: str  # what is trained, in words
+    output: str  # the scored test file's name
+
+
+CODING = DemoFlow("coding", "soc2010", MODEL_NAME, "soc2010", ATTRIBUTION, _classification, "2016", "5.2",
+                  "the auto-coder", "soc2010-test-coded.csv")
+ADDRESSES = DemoFlow("addresses", "addresses", "address-matcher", "id", ADDRESS_ATTRIBUTION, _reference_base,
+                     "2026", "5.1", "the address matcher", "addresses-test-matched.csv")
+
+
+@dataclass
+class DemoReport:
+    workspace: Workspace
+    flow: DemoFlow
+    answers: str  # what the model answers in: the classification, or the reference base
+    datasets: dict[str, DatasetInfo]
+    training: TrainingOutcome
+    evaluation: EvaluationOutcome
+    scoring: ScoreSummary
 
 
 def run_demo(
@@ -117,24 +129,23 @@ def run_demo(
     say = step or (lambda _message: None)
     say("Creating the workspace")
     ws = Workspace.init(home)
-    answers, classification, reference = (_classification if flow.task == "coding" else _reference_base)(ws, say)
-    gsbpm = "5.2" if flow.task == "coding" else "5.1"
+    answers, classification, reference = flow.answers(ws, say)
     datasets = {}
     for split in ("train", "dev", "test"):
         say(f"Registering the {split} data")
         datasets[split] = add_dataset(
             ws, f"{flow.folder}-{split}", bundled_file(f"{split}.csv.gz", flow.folder), text_column="text",
             label_column=flow.label_column, classification=classification, reference=reference,
-            cycle="2016" if flow.task == "coding" else "2026", gsbpm=gsbpm,
+            cycle=flow.cycle, gsbpm=flow.gsbpm,
         )
-    say("Training the auto-coder" if flow.task == "coding" else "Training the address matcher")
+    say(f"Training {flow.trains}")
     training = train_and_register(ws, flow.model, datasets["train"].ref, datasets["dev"].ref,
                                   progress=training_progress, task=flow.task)
     version_ref = f"{flow.model}/{training.registered.version}"
     say("Evaluating on the test data")
     evaluation = evaluate_version(ws, version_ref, datasets["test"].ref)
     say("Scoring the test file")
-    output = ws.home / "demo" / f"{flow.folder}-test-{'coded' if flow.task == 'coding' else 'matched'}.csv"
+    output = ws.home / "demo" / flow.output
     output.parent.mkdir(exist_ok=True)
     scoring = score_file(ws, version_ref, bundled_file("test.csv.gz", flow.folder), output, "text",
                          progress=scoring_progress)

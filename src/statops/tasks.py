@@ -11,7 +11,8 @@ package plus one line in `TASKS` (see docs/architecture.md).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -116,6 +117,7 @@ class Task(Protocol):
     name: str
     output_columns: tuple[str, ...]  # ANSWER_COLUMNS and SHOWN_COLUMNS among them
     needs_reference: bool  # trained with a reference base (FitRequest.reference), its labels the base's ids
+    decided_auto: str  # what an 'auto' decision is, in words: 'auto-coded', 'matches accepted'
 
     def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
         """Train a model (options unknown to the task are an InvalidInput)."""
@@ -146,6 +148,28 @@ class Task(Protocol):
     def options_from_params(self, params: Mapping[str, str]) -> dict[str, Any]:
         """The `fit` options that reproduce a training run, from the MLflow params it logged
         (`describe(model).params` and the run's `train_records`, `dev_dataset`, `dev_records`)."""
+
+
+@contextmanager
+def reading_params() -> Iterator[None]:
+    """Around reading a training run's params back into options: a missing or unreadable one is an
+    InvalidInput that says the run cannot be reproduced."""
+    try:
+        yield
+    except KeyError as exc:
+        raise InvalidInput(f"the training run recorded no parameter {exc.args[0]}, so it cannot be "
+                           "reproduced") from None
+    except ValueError as exc:
+        raise InvalidInput(f"the training run's parameters cannot be read back: {exc}") from None
+
+
+def held_out_share(params: Mapping[str, str]) -> float | None:
+    """The share held out for calibration when a run had no dev dataset (its size, with the seed, fixes which
+    records were held out); None when it had one."""
+    if "@" in params.get("dev_dataset", ""):
+        return None
+    kept, held = int(params["train_records"]), int(params["dev_records"])
+    return held / (kept + held)
 
 
 TASKS: dict[str, str] = {

@@ -4,9 +4,6 @@ queue checked against the base, monitoring with the matcher's own signals, and e
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +27,7 @@ from statops.review.queue import next_item
 from statops.scoring import read_predictions, score_file
 from tests.addresses.conftest import Bed
 from tests.conftest import BACKENDS, make_workspace
+from tests.plain_mlflow import predict_in_plain_python
 from tests.serving.live import TEST_ADMIN, live_server, predict, server_settings
 
 MODEL = "matcher"
@@ -87,16 +85,7 @@ def test_plain_mlflow_loads_the_matcher_without_statops_glue(matcher: Trained, t
     ws = matcher.ws
     texts = matcher.bed.test["text"].head(40)
     expected = load_model(ws, resolve_model(ws, f"{MODEL}/{matcher.version}")).predict_frame(texts)
-    pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
-    script = (
-        "import mlflow, pandas as pd\n"
-        f"mlflow.set_tracking_uri({ws.mlflow_uri!r})\n"
-        f"m = mlflow.pyfunc.load_model('models:/{MODEL}/{matcher.version}')\n"
-        f"df = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False)\n"
-        f"m.predict(df).to_json({str(tmp_path / 'out.json')!r}, orient='records')\n"
-    )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=300, cwd=tmp_path)
-    got = pd.DataFrame(json.loads((tmp_path / "out.json").read_text()))
+    got = predict_in_plain_python(ws, MODEL, matcher.version, texts, tmp_path)
     assert list(got.columns) == ["code", "title", "confidence", "decision", "alternatives"]
     assert got["code"].tolist() == expected["code"].tolist()
     assert got["title"].tolist() == expected["title"].tolist()

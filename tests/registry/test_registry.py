@@ -18,6 +18,7 @@ from statops.registry import (
     resolve_model,
     train_and_register,
 )
+from tests.plain_mlflow import predict_in_plain_python
 
 
 def test_training_run_logs_params_metrics_inputs_and_artifacts(trained) -> None:  # noqa: ANN001
@@ -50,16 +51,7 @@ def test_pyfunc_model_loads_in_a_plain_python_session(trained, tmp_path: Path) -
     ws = trained.ws
     texts = pd.read_csv(trained.soc.test, dtype=str, keep_default_na=False).text.head(50)
     expected = load_model(ws, resolve_model(ws, f"{trained.model}/{trained.version}")).predict_frame(texts)
-    pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
-    script = (
-        "import mlflow, pandas as pd, sys\n"
-        f"mlflow.set_tracking_uri({ws.mlflow_uri!r})\n"
-        f"m = mlflow.pyfunc.load_model('models:/{trained.model}/{trained.version}')\n"
-        f"df = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False)\n"
-        f"m.predict(df).to_json({str(tmp_path / 'out.json')!r}, orient='records')\n"
-    )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=180, cwd=tmp_path)
-    got = pd.DataFrame(json.loads((tmp_path / "out.json").read_text()))
+    got = predict_in_plain_python(ws, trained.model, trained.version, texts, tmp_path)
     assert list(got.columns) == ["code", "title", "confidence", "decision", "alternatives"]
     assert got["code"].tolist() == expected["code"].tolist()
     assert got["decision"].tolist() == expected["decision"].tolist()

@@ -16,7 +16,16 @@ from statops.addresses.persist import load_model, save_model
 from statops.addresses.report import render_report
 from statops.addresses.train import evaluate_matcher, fit_matcher
 from statops.errors import InvalidInput
-from statops.tasks import FitRequest, FitResult, ModelDescription, ProgressCallback, TaskEvaluation, TaskModel
+from statops.tasks import (
+    FitRequest,
+    FitResult,
+    ModelDescription,
+    ProgressCallback,
+    TaskEvaluation,
+    TaskModel,
+    held_out_share,
+    reading_params,
+)
 
 SIGNALS = ("volume", "auto_coded_share", "mean_confidence", "confidence_shift", "text_length_shift",
            "out_of_vocabulary_rate", "text_drift", "estimated_accuracy", "realised_accuracy", "audit_accuracy")
@@ -46,6 +55,7 @@ class AddressTask:
     name = "addresses"
     output_columns = OUTPUT_COLUMNS
     needs_reference = True
+    decided_auto = "matches accepted"
 
     def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
         options = _options(request.options)
@@ -130,18 +140,13 @@ class AddressTask:
         return {heading: body for heading, body in sections.items() if body}
 
     def options_from_params(self, params: Mapping[str, str]) -> dict[str, Any]:
-        try:
+        with reading_params():
             options: dict[str, Any] = {"seed": int(params["seed"]),
                                        "target_accuracy": float(params["target_accuracy"])}
             if "top_k" in params:
                 options["top_k"] = int(params["top_k"])
-            if "@" not in params.get("dev_dataset", ""):
-                kept, held = int(params["train_records"]), int(params["dev_records"])
-                options["dev_share"] = held / (kept + held)
-        except KeyError as exc:
-            raise InvalidInput(f"the training run recorded no parameter {exc.args[0]}, so it cannot be "
-                               "reproduced") from None
-        except ValueError as exc:
-            raise InvalidInput(f"the training run's parameters cannot be read back: {exc}") from None
+            share = held_out_share(params)
+            if share is not None:
+                options["dev_share"] = share
         return options
 

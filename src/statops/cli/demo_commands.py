@@ -33,6 +33,7 @@ def demo(
     datasets, train, evaluate, register, score (with --addresses: the same for address matching)."""
     from statops.coding import Evaluation
     from statops.demo import ADDRESSES, ATTRIBUTION, CODING, run_demo, write_demo_data
+    from statops.tasks import get_task
 
     quiet_libraries()
     if data is not None:
@@ -64,7 +65,7 @@ def demo(
         console.print(f"dataset         {info.ref} ({info.rows:,} rows, sha256 {info.sha256[:12]}...)")
     console.print(f"model           {t.registered.name} version {t.registered.version} "
                   f"(MLflow run {t.registered.run_id}, trained in {t.result.fit_seconds:.1f} s)")
-    decided = "auto-coded" if flow.task == "coding" else "matches accepted"
+    decided = get_task(flow.task).decided_auto
     console.print(f"scored          {s.rows:,} rows -> {s.output} ({s.auto_coded_share:.1%} {decided})")
     console.print(f"took            {time.perf_counter() - started:.0f} s")
     console.rule("Try next")

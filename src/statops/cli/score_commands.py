@@ -37,6 +37,7 @@ def score(
     Every input row gives one output row, in order; an empty text gets no code and decision review."""
     from statops.scoring.batch import score_file
     from statops.tables import TextFormat
+    from statops.tasks import get_task
 
     text_format = TextFormat(encoding, separator)
     if_interrupted(f"no {output.name} was written and no predictions were logged")
@@ -49,7 +50,7 @@ def score(
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
     console.print(f"Scored {summary.rows:,} rows with {summary.model.describe()} in {summary.seconds:.1f} s "
                   f"({rate:,.0f} rows/s)")
-    decided = "Matches accepted" if summary.model.task == "addresses" else "Auto-coded"
+    decided = get_task(summary.model.task).decided_auto.capitalize()
     console.print(f"{decided}: {summary.auto_coded:,} ({summary.auto_coded_share:.1%}); "
                   f"{summary.rows - summary.auto_coded:,} for review. Written to {summary.output}")
     if log:

@@ -18,7 +18,16 @@ from statops.coding.persist import load_model, save_model
 from statops.coding.report import render_report
 from statops.coding.train import evaluate_model, train_coder
 from statops.errors import InvalidInput
-from statops.tasks import FitRequest, FitResult, ModelDescription, ProgressCallback, TaskEvaluation, TaskModel
+from statops.tasks import (
+    FitRequest,
+    FitResult,
+    ModelDescription,
+    ProgressCallback,
+    TaskEvaluation,
+    TaskModel,
+    held_out_share,
+    reading_params,
+)
 
 LITTLE_TRAINING = 10  # a code with fewer training records than this is learnt from too few examples
 LOW_F1 = 0.5
@@ -86,6 +95,7 @@ class CodingTask:
     name = "coding"
     output_columns = OUTPUT_COLUMNS
     needs_reference = False
+    decided_auto = "auto-coded"
 
     def fit(self, request: FitRequest, progress: ProgressCallback | None = None) -> FitResult:
         return train_coder(request, progress)
@@ -169,20 +179,12 @@ class CodingTask:
         return {heading: body for heading, body in sections.items() if body}
 
     def options_from_params(self, params: Mapping[str, str]) -> dict[str, Any]:
-        try:
+        with reading_params():
             options: dict[str, Any] = {"seed": int(params["seed"]), "regularisation": float(params["regularisation"]),
                                        "target_accuracy": float(params["target_accuracy"])}
             if params.get("profile", "standard") != "standard":
                 options["profile"] = str(params["profile"])
-            if "dev_share" in params:
-                options["dev_share"] = float(params["dev_share"])
-            elif "@" not in params.get("dev_dataset", ""):
-                # Calibrated on a held-out split: its size, with the seed, fixes which records were held out.
-                kept, held = int(params["train_records"]), int(params["dev_records"])
-                options["dev_share"] = held / (kept + held)
-        except KeyError as exc:
-            raise InvalidInput(f"the training run recorded no parameter {exc.args[0]}, so it cannot be "
-                               "reproduced") from None
-        except ValueError as exc:
-            raise InvalidInput(f"the training run's parameters cannot be read back: {exc}") from None
+            share = float(params["dev_share"]) if "dev_share" in params else held_out_share(params)
+            if share is not None:
+                options["dev_share"] = share
         return options
