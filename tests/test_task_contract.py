@@ -20,6 +20,7 @@ from statops import InvalidInput
 from statops.addresses.reference_table import reference_table
 from statops.classifications import Hierarchy
 from statops.demo import bundled_file
+from statops.scoring.predict import as_columns, predict_columns
 from statops.tasks import (
     ANSWER_COLUMNS,
     COMMON_METRICS,
@@ -99,6 +100,9 @@ def test_predictions_are_the_fixed_table(fitted) -> None:  # noqa: ANN001
     assert ((table["confidence"] >= result.model.threshold) == (table["decision"] == "auto")).all()
     for text in table["alternatives"]:
         assert isinstance(json.loads(text), list)
+    # the lists the API and files take are the same table, whichever way the model gives them
+    texts = [*test.text.head(20), "", *test.text.head(3)]
+    assert predict_columns(result.model, texts) == as_columns(result.model.predict_frame(texts))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -46,7 +46,9 @@ ProgressCallback = Callable[[str, float], None]
 
 @runtime_checkable
 class TaskModel(Protocol):
-    """A trained model of some task."""
+    """A trained model of some task. It may also have `predict_columns(texts) -> dict[str, list]`:
+    `predict_frame`'s table as one list per column, which the HTTP API and files take without a
+    DataFrame between (for one record, building the frame can cost more than the answer)."""
 
     @property
     def task(self) -> str:

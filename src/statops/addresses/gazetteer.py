@@ -4,7 +4,7 @@ postcode, and lookups by postcode and by building (number and street) — comput
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,7 @@ from statops.addresses.normalise import SUB_BUILDING_WORDS, has_digit, words
 _POSTCODE_PART = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$|^[0-9][A-Z]{2}$")
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 _INWARD = re.compile(r"^[0-9][A-Z]{2}$")
+_LETTERS = re.compile(r"[A-Z]+")
 BLOCK_LIMIT = 60  # a lookup that finds more than this says little; it is left to the index
 
 
@@ -83,6 +84,39 @@ def sub_number(fields: dict[str, str]) -> str:
     return " ".join(w for w in fields["sub_building"].split() if w not in SUB_BUILDING_WORDS)
 
 
+def _base(number: str) -> str:
+    """A number without its suffix letters: 14A -> 14."""
+    return _LETTERS.sub("", number)
+
+
+class Side:
+    """What the comparisons read of one address, derived once from its facts (a reference address's
+    once per process, not once per query it is a candidate of)."""
+
+    __slots__ = ("facts", "numbers", "number_set", "counts", "base_of", "bases", "building", "sub", "sub_words",
+                 "sub_word_set", "place", "name", "organisation", "street", "town", "has_flat")
+
+    def __init__(self, facts: Facts) -> None:
+        f = facts.fields
+        self.facts = facts
+        self.numbers = facts.numbers
+        self.number_set = frozenset(facts.numbers)
+        # counted with repeats: FLAT 8, 8 WELLINGTON ROAD needs two 8s, and "FLAT 7, 8 ..." has only one
+        self.counts = Counter(facts.numbers)
+        self.base_of = {n: _base(n) for n in self.number_set}
+        self.bases = frozenset(self.base_of.values())
+        self.building = f["building_number"]
+        self.sub = sub_number(f)
+        self.sub_words = tuple(self.sub.split())
+        self.sub_word_set = frozenset(self.sub_words)
+        self.place = f"{f['locality']} {f['town']}".strip()
+        self.name = f["building_name"]
+        self.organisation = f["organisation"]
+        self.street = f["street"]
+        self.town = f["town"]
+        self.has_flat = bool(f["sub_building"]) or not SUB_BUILDING_WORDS.isdisjoint(facts.words)
+
+
 class Gazetteer:
     """The reference rows with their facts and block lookups, addressed by row number."""
 
@@ -109,6 +143,14 @@ class Gazetteer:
         self.known_postcodes = frozenset(by_postcode)
         self.by_building = {k: v for k, v in by_building.items() if len(v) <= BLOCK_LIMIT}
         self.vocabulary = frozenset(w for f in self.facts for w in f.words)
+        self._sides: dict[int, Side] = {}
+
+    def side(self, row: int) -> Side:
+        """The row's facts as the comparisons read them (derived on first use)."""
+        found = self._sides.get(row)
+        if found is None:
+            found = self._sides[row] = Side(self.facts[row])
+        return found
 
     def __len__(self) -> int:
         return len(self.ids)

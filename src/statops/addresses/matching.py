@@ -13,6 +13,8 @@ from statops.addresses.gazetteer import Facts, Gazetteer, query_facts
 from statops.addresses.parser import AddressParser
 from statops.addresses.rerank import FEATURES, Reranker, features
 
+RANK_CHUNK = 256
+
 
 @dataclass
 class Prepared:
@@ -60,13 +62,16 @@ class Matcher:
                              self.vector_index.vectors)
             candidates.append(found)
             known = bool(query.postcode) and query.postcode in g.known_postcodes
-            rows.append(features(query, found, g.facts, known, g.vocabulary, g.building_size))
+            rows.append(features(query, found, g, known))
         return Prepared(facts, candidates, rows)
 
     def rank(self, normalised: list[str]) -> list[Ranked]:
-        """Each query's candidates ordered by the re-ranker."""
+        """Each query's candidates ordered by the re-ranker (a large batch in chunks: its working
+        arrays stay small)."""
         if self.reranker is None:
             raise RuntimeError("the matcher has no re-ranker yet")
+        if len(normalised) > RANK_CHUNK:
+            return [r for i in range(0, len(normalised), RANK_CHUNK) for r in self.rank(normalised[i:i + RANK_CHUNK])]
         prepared = self.prepare(normalised)
         sizes = [len(x) for x in prepared.features]
         stacked = np.vstack(prepared.features) if sum(sizes) else np.zeros((0, len(FEATURES)), dtype=np.float32)

@@ -71,37 +71,47 @@ class AddressModel:
     def predict_frame(self, texts: pd.Series | Sequence[str]) -> pd.DataFrame:
         """code (the matched id), title (its address), confidence, decision and alternatives (top-k JSON)
         per text, in order."""
-        unique, index = self._distinct(texts)
-        matches = self.match_normalised(unique)
-        table = self._table(matches)
-        return table.iloc[index].reset_index(drop=True) if len(index) else table.iloc[:0]
+        columns = self.predict_columns(texts)
+        return pd.DataFrame({
+            "code": pd.array(columns["code"], dtype="string"),
+            "title": pd.array(columns["title"], dtype="string"),
+            "confidence": np.asarray(columns["confidence"], dtype=np.float64),
+            "decision": columns["decision"],
+            "alternatives": columns["alternatives"],
+        })
 
-    def _table(self, matches: Matches) -> pd.DataFrame:
+    def predict_columns(self, texts: pd.Series | Sequence[str]) -> dict[str, list[Any]]:
+        """`predict_frame`'s table as one list per column, without building a DataFrame (which costs
+        more than the rest of the answer for one record)."""
+        unique, index = self._distinct(texts)
+        columns = self._columns(self.match_normalised(unique))
+        if len(index) == len(unique) and (index == np.arange(len(index))).all():
+            return columns
+        return {name: [values[i] for i in index] for name, values in columns.items()}
+
+    def _columns(self, matches: Matches) -> dict[str, list[Any]]:
         g = self.matcher.gazetteer
-        codes, addresses, alternatives = [], [], []
-        for ranked, confidence in zip(matches.ranked, matches.confidence, strict=True):
+        codes, addresses, confidences, decisions, alternatives = [], [], [], [], []
+        for ranked, confidence in zip(matches.ranked, matches.confidence.tolist(), strict=True):
             top = ranked.rows[:self.top_k]
-            codes.append(str(g.ids[top[0]]) if top else "")
+            code = str(g.ids[top[0]]) if top else ""
+            codes.append(code)
             addresses.append(g.addresses[top[0]] if top else "")
+            confidences.append(confidence)
+            decisions.append("auto" if confidence >= self.threshold and code else "review")
             # the top one's confidence is the calibrated one; the others' share what is left in
             # proportion to their scores
-            rest = ranked.scores[1:len(top)]
-            share = (1.0 - confidence) * rest / rest.sum() if rest.sum() > 0 else np.zeros(len(rest))
+            scores = ranked.scores[:len(top)].tolist()
+            rest = sum(scores[1:])
             alternatives.append(json.dumps([
                 {"code": str(g.ids[row]), "title": g.addresses[row],
-                 "probability": round(float(confidence if i == 0 else share[i - 1]), 6),
-                 "score": round(float(score), 6)}
-                for i, (row, score) in enumerate(zip(top, ranked.scores, strict=False))
+                 "probability": round(confidence if i == 0 else (1.0 - confidence) * score / rest if rest > 0 else 0.0,
+                                      6),
+                 "score": round(score, 6)}
+                for i, (row, score) in enumerate(zip(top, scores, strict=True))
             ]))
-        confidence_values = matches.confidence.astype(np.float64)
-        return pd.DataFrame({
-            "code": pd.array(codes, dtype="string"),
-            "title": pd.array(addresses, dtype="string"),
-            "confidence": confidence_values,
-            "decision": np.where((confidence_values >= self.threshold) & (np.array(codes, dtype=object) != ""),
-                                 "auto", "review"),
-            "alternatives": alternatives,
-        })
+        return {"code": codes, "title": addresses, "confidence": confidences, "decision": decisions,
+                "alternatives": alternatives}
 
     # -- the reference -------------------------------------------------------------------------
     @property

@@ -5,7 +5,6 @@ trained on the train queries; its score estimates P(this candidate is the addres
 from __future__ import annotations
 
 import re
-from collections import Counter
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
 from statops.addresses.candidates import Candidates
-from statops.addresses.gazetteer import Facts, sub_number
+from statops.addresses.gazetteer import Facts, Gazetteer, Side
 from statops.addresses.normalise import SUB_BUILDING_WORDS
 from statops.addresses.trees import CompiledTrees
 from statops.errors import InvalidInput
 
-FEW_ROWS = 512  # up to this many candidate rows are scored by the compiled trees (trees.py)
+FEW_ROWS = 128  # up to this many candidate rows are scored by the compiled trees (trees.py); more, by
+# scikit-learn, whose walk is faster per row once its checks on each call are shared by enough rows
 NAME_AGREES = 80  # rapidfuzz ratio: below it two building names are different names, not one misspelt
-_LETTERS = re.compile(r"[A-Z]+")
 _DIGITS = re.compile(r"[0-9]+")
 
 FEATURES = (
@@ -49,10 +48,6 @@ FEATURES = (
 )
 
 
-def _base(number: str) -> str:
-    return _LETTERS.sub("", number)
-
-
 def _in_range(number: str, candidate_range: str) -> bool:
     """True when a plain number lies in a range like 12-14."""
     bounds = candidate_range.split("-")
@@ -62,76 +57,80 @@ def _in_range(number: str, candidate_range: str) -> bool:
     return bool(low and high) and int(low.group()) <= int(number) <= int(high.group())  # type: ignore[union-attr]
 
 
-def pair_features(query: Facts, candidate: Facts, postcode_known: bool, query_bases: frozenset[str]) -> list[float]:
-    """The comparisons of one query with one candidate (retrieval signals are added by `features`)."""
-    q, c = query.fields, candidate.fields
-    q_numbers, c_numbers = query.numbers, candidate.numbers
-    q_set, c_set = set(q_numbers), set(c_numbers)
-    # counted with repeats: FLAT 8, 8 WELLINGTON ROAD needs two 8s, and "FLAT 7, 8 ..." has only one
-    q_count = Counter(q_numbers)
-    found = sum(min(k, q_count[n]) for n, k in Counter(c_numbers).items())
-    c_bases = {_base(n) for n in c_set}
+def _ratio(scorer: Any, a: str, b: str) -> float:
+    return scorer(a, b) / 100 if a and b else -1.0
+
+
+def pair_features(query: Side, candidate: Side, postcode_known: bool, query_sub: str) -> list[float]:
+    """The comparisons of one query with one candidate (retrieval signals are added by `features`).
+    `query_sub` is the query's sub-building without its FLAT/UNIT words."""
+    qf, cf = query.facts, candidate.facts
+    q_set, c_set = query.number_set, candidate.number_set
+    q_count = query.counts
+    found = sum(min(k, q_count[n]) for n, k in candidate.counts.items())
     # a number whose digits match but whose suffix letter does not: 2A against 2, 14A against 14C
-    suffix_conflicts = sum(1 for n in c_set - q_set if _base(n) in query_bases) + \
-        sum(1 for n in q_set - c_set if _base(n) in c_bases)
-    building = c["building_number"]
-    sub = sub_number(c)
-    sub_words = sub.split()
-    sub_found = bool(sub_words) and all(w in query.words for w in sub_words)
-    q_sub = " ".join(w for w in q["sub_building"].split() if w not in SUB_BUILDING_WORDS)
+    suffix_conflicts = 0
+    if q_set != c_set:
+        suffix_conflicts = sum(1 for n in c_set - q_set if candidate.base_of[n] in query.bases) + \
+            sum(1 for n in q_set - c_set if query.base_of[n] in candidate.bases)
+    building, sub, sub_words = candidate.building, candidate.sub, candidate.sub_words
+    query_words = qf.words
+    sub_found = bool(sub_words) and all(w in query_words for w in sub_words)
     # both name a flat, and differently: FIRST FLOOR against GROUND FLOOR, 7 against 8
-    sub_conflict = bool(q_sub) and bool(sub) and set(q_sub.split()) != set(sub_words)
-    query_has_flat = bool(q["sub_building"]) or not SUB_BUILDING_WORDS.isdisjoint(query.words)
-    q_text, c_text = query.text, candidate.text
-    c_place = f"{c['locality']} {c['town']}".strip()
-    q_place = f"{q['locality']} {q['town']}".strip()
-    c_name, q_name = c["building_name"], q["building_name"]
-    c_alpha, q_alpha = candidate.alpha, query.alpha
-    postcode_equal = bool(query.postcode) and query.postcode == candidate.postcode
+    sub_conflict = bool(query_sub) and bool(sub) and frozenset(query_sub.split()) != candidate.sub_word_set
+    q_text, c_text = qf.text, cf.text
+    c_name, q_name = candidate.name, query.name
+    name_ratio = fuzz.ratio(q_name, c_name) if q_name and c_name else -100.0
+    c_alpha, q_alpha = cf.alpha, qf.alpha
+    q_postcode, c_postcode = qf.postcode, cf.postcode
+    postcode_equal = bool(q_postcode) and q_postcode == c_postcode
+    q_numbers, c_numbers = query.numbers, candidate.numbers
+    c_street = candidate.street
     return [
         len(q_numbers), len(c_numbers), found, len(c_numbers) - found, len(q_numbers) - found, suffix_conflicts,
-        float(bool(building) and building in q_set), float(bool(building) and q["building_number"] == building),
+        float(bool(building) and building in q_set), float(bool(building) and query.building == building),
         float(any(_in_range(n, building) for n in q_numbers)) if "-" in building else 0.0,
-        float(sub_found), float(bool(sub_words) and not sub_found), float(query_has_flat), float(bool(sub)),
+        float(sub_found), float(bool(sub_words) and not sub_found), float(query.has_flat), float(bool(sub)),
         float(bool(q_numbers) and bool(c_numbers) and q_numbers[0] == c_numbers[0]),
-        float(bool(query.postcode)), float(bool(candidate.postcode)), float(postcode_equal),
-        float(bool(query.outward) and query.outward == candidate.outward),
-        float(bool(query.sector) and query.sector == candidate.sector),
-        float(postcode_known), float(postcode_known and bool(candidate.postcode) and not postcode_equal),
+        float(bool(q_postcode)), float(bool(c_postcode)), float(postcode_equal),
+        float(bool(q_postcode) and qf.outward == cf.outward),
+        float(bool(q_postcode) and qf.sector == cf.sector),
+        float(postcode_known), float(postcode_known and bool(c_postcode) and not postcode_equal),
         fuzz.token_set_ratio(q_text, c_text) / 100, fuzz.token_sort_ratio(q_text, c_text) / 100,
-        fuzz.partial_ratio(c["street"], q_text) / 100 if c["street"] else -1.0,
-        fuzz.ratio(q["street"], c["street"]) / 100 if q["street"] and c["street"] else -1.0,
-        float(bool(c["street"]) and c["street"] in q_text),
-        fuzz.token_set_ratio(q_place, c_place) / 100 if q_place and c_place else -1.0,
-        float(bool(c["town"]) and c["town"] in q_text),
-        fuzz.ratio(q_name, c_name) / 100 if q_name and c_name else -1.0,
+        fuzz.partial_ratio(c_street, q_text) / 100 if c_street else -1.0,
+        _ratio(fuzz.ratio, query.street, c_street),
+        float(bool(c_street) and c_street in q_text),
+        _ratio(fuzz.token_set_ratio, query.place, candidate.place),
+        float(bool(candidate.town) and candidate.town in q_text),
+        name_ratio / 100,
         fuzz.partial_ratio(c_name, q_text) / 100 if c_name else -1.0,
         float(bool(c_name)), float(bool(q_name)),
-        fuzz.ratio(q["organisation"], c["organisation"]) / 100 if q["organisation"] and c["organisation"] else -1.0,
-        float(sub_conflict), fuzz.ratio(q_sub, sub) / 100 if q_sub and sub else -1.0,
-        float(bool(q_name) and bool(c_name) and fuzz.ratio(q_name, c_name) < NAME_AGREES),
+        _ratio(fuzz.ratio, query.organisation, candidate.organisation),
+        float(sub_conflict), _ratio(fuzz.ratio, query_sub, sub),
+        float(bool(q_name) and bool(c_name) and name_ratio < NAME_AGREES),
         len(c_alpha & q_alpha) / len(c_alpha) if c_alpha else 0.0,
         len(q_alpha & c_alpha) / len(q_alpha) if q_alpha else 0.0,
         0.0,
     ]
 
 
-def features(query: Facts, candidates: Candidates, facts: list[Facts], postcode_known: bool,
-             vocabulary: frozenset[str], building_size: np.ndarray) -> np.ndarray:
+def features(query: Facts, candidates: Candidates, gazetteer: Gazetteer, postcode_known: bool) -> np.ndarray:
     """One row of FEATURES per candidate."""
     n = len(candidates.rows)
     if n == 0:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    known_words = query.alpha & vocabulary
-    bases = frozenset(_base(n) for n in query.numbers)
+    known_words = query.alpha & gazetteer.vocabulary
+    side = Side(query)
+    query_sub = " ".join(w for w in query.fields["sub_building"].split() if w not in SUB_BUILDING_WORDS)
     rows = []
     for row in candidates.rows:
-        values = pair_features(query, facts[row], postcode_known, bases)
-        values[-1] = len(known_words - facts[row].alpha)  # words the reference knows, elsewhere
+        candidate = gazetteer.side(row)
+        values = pair_features(side, candidate, postcode_known, query_sub)
+        values[-1] = len(known_words - candidate.facts.alpha)  # words the reference knows, elsewhere
         rows.append(values)
     top_bm25 = candidates.bm25.max() if n else 0.0
-    size = building_size[candidates.rows]
-    no_flat = np.array([not facts[row].fields["sub_building"] for row in candidates.rows])
+    size = gazetteer.building_size[candidates.rows]
+    no_flat = np.array([not gazetteer.facts[row].fields["sub_building"] for row in candidates.rows])
     retrieval = np.column_stack([
         candidates.bm25, candidates.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n),
         candidates.bm25_rank, candidates.vector_rank, candidates.similarity,

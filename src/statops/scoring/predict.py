@@ -19,5 +19,7 @@ def as_columns(frame: pd.DataFrame) -> Columns:
 
 
 def predict_columns(model: TaskModel, texts: Sequence[str] | pd.Series) -> Columns:
-    """The model's output table for `texts`, one row per text, as columns."""
-    return as_columns(model.predict_frame(texts))
+    """The model's output table for `texts`, one row per text, as columns: the model's own
+    `predict_columns` where it has one (see statops.tasks.TaskModel), else its frame's."""
+    own = getattr(model, "predict_columns", None)
+    return own(texts) if callable(own) else as_columns(model.predict_frame(texts))
