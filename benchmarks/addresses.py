@@ -6,7 +6,7 @@ Every system learns only from train and dev and is reported on test (the test be
 id "" = not in the reference).
 
 - statops: `statops.addresses.train.fit_matcher` on train, dev for calibration and the threshold; then
-  `AddressModel.predict_frame` on test.
+  `AddressModel.predict_frame` on test (single queries: `predict_columns`, as the HTTP API and files ask).
 - bm25: one tantivy index over the whole reference address string (default tokenizer); the query upper
   cased, punctuation stripped, its words as term queries (no query parser, so nothing to escape); top-1 =
   the best hit. Confidence: a logistic regression on BM25 signals (top score, gap to the second, the gap's
@@ -359,9 +359,9 @@ def stage_statops(reference: pd.DataFrame, train: pd.DataFrame, dev: pd.DataFram
                    "index_build_seconds": stages.get("indexes")}
     peak_fit = peak_mb()
 
-    def one(text: str) -> tuple[str, float, str]:
-        row = model.predict_frame([text]).iloc[0]
-        return row.code, row.confidence, row.decision
+    def one(text: str) -> tuple[str, float, str]:  # as the HTTP API asks: columns, no DataFrame
+        row = model.predict_columns([text])
+        return row["code"][0], row["confidence"][0], row["decision"][0]
 
     try:
         predicted, timing = timed_predictions(one, model.predict_frame, texts, single)
