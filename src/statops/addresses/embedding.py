@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import skops.io as sio
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,6 +21,7 @@ from statops.errors import InvalidInput
 DIMENSIONS = 96
 FIT_SAMPLE = 40_000  # the projection is learnt on a sample: cheaper, and as good for a gazetteer
 FEW = 16  # batches up to this size are projected text by text (see `_project_one`)
+WORD_CACHE = 200_000
 
 
 class AddressEncoder:
@@ -33,6 +36,7 @@ class AddressEncoder:
         self._analyser = vectoriser.build_analyzer()
         self._vocabulary: dict[str, int] = vectoriser.vocabulary_
         self._idf = vectoriser.idf_.astype(np.float32)
+        self._words: dict[str, tuple[int, ...]] = {}
 
     @property
     def dimensions(self) -> int:
@@ -61,21 +65,58 @@ class AddressEncoder:
         if len(texts) <= FEW:
             vectors = np.vstack([self._project_one(t) for t in texts])
         else:
-            x = self.vectoriser.transform(texts)
-            vectors = np.asarray(x @ self._components, dtype=np.float32)
+            vectors = np.asarray(self._weights(texts) @ self._components, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
 
+    def _word_columns(self, word: str) -> tuple[int, ...]:
+        """The vocabulary columns of one word's n-grams, with repeats. The vectoriser's n-grams
+        (char_wb) never cross a space, so a text's are its words' together: each word is analysed
+        once per process, not once per text it is in."""
+        found = self._words.get(word)
+        if found is None:
+            vocabulary = self._vocabulary
+            found = tuple(vocabulary[g] for g in self._analyser(word) if g in vocabulary)
+            if len(self._words) > WORD_CACHE:  # bounded: a long-running server sees endless new words
+                self._words.clear()
+            self._words[word] = found
+        return found
+
+    def _counts(self, text: str) -> Counter[int]:
+        counts: Counter[int] = Counter()
+        for word in text.split():
+            counts.update(self._word_columns(word))
+        return counts
+
+    def _weights(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Sublinear TF times IDF of each text's n-grams, as rows (not scaled to unit length: the
+        projection is, afterwards). The n-gram counts are (texts x words) @ (words x n-grams), over the
+        batch's distinct words."""
+        position: dict[str, int] = {}
+        word_ids: list[int] = []
+        indptr = [0]
+        for text in texts:
+            word_ids.extend(position.setdefault(w, len(position)) for w in text.split())
+            indptr.append(len(word_ids))
+        per_text = sp.csr_matrix((np.ones(len(word_ids), dtype=np.float32), np.asarray(word_ids, dtype=np.intp),
+                                  np.asarray(indptr, dtype=np.intp)), shape=(len(texts), len(position)))
+        columns = [self._word_columns(w) for w in position]
+        word_indptr = np.zeros(len(columns) + 1, dtype=np.intp)
+        np.cumsum([len(c) for c in columns], out=word_indptr[1:])
+        word_columns = np.fromiter(chain.from_iterable(columns), dtype=np.intp, count=int(word_indptr[-1]))
+        per_word = sp.csr_matrix((np.ones(len(word_columns), dtype=np.float32), word_columns, word_indptr),
+                                 shape=(len(columns), len(self._idf)))
+        counts = (per_text @ per_word).tocsr()
+        counts.data = (1.0 + np.log(counts.data)) * self._idf[counts.indices]
+        return counts
+
     def _project_one(self, text: str) -> np.ndarray:
-        """One text's projection without the vectoriser's per-call checks: the same n-grams (its own
-        analyser), sublinear TF times IDF. Its L2 step is left out: the result is scaled to unit
-        length anyway."""
-        counts = Counter(self._analyser(text))
-        columns = [(self._vocabulary[g], n) for g, n in counts.items() if g in self._vocabulary]
-        if not columns:
+        """One text's projection without building a sparse matrix."""
+        found = self._counts(text)
+        if not found:
             return np.zeros(self.dimensions, dtype=np.float32)
-        index = np.array([c for c, _ in columns], dtype=np.intp)
-        weights = (1.0 + np.log(np.array([n for _, n in columns], dtype=np.float32))) * self._idf[index]
+        index = np.fromiter(found.keys(), dtype=np.intp, count=len(found))
+        weights = (1.0 + np.log(np.fromiter(found.values(), dtype=np.float32, count=len(found)))) * self._idf[index]
         return np.asarray(weights @ self._components[index], dtype=np.float32)
 
     def save(self, path: Path) -> None:

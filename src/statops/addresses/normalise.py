@@ -51,6 +51,7 @@ _JOINED_STREET = re.compile(r"\b([A-Z]{3,}?)(ROAD|STREET|LANE|AVENUE|DRIVE|CLOSE
                             r"|COURT|COTTAGE|LODGE|APARTMENTS)\b")
 _WORD_HYPHEN = re.compile(r"(?<=[A-Z])-|-(?=[A-Z])")  # CEDAR-APARTMENTS; a range's hyphen sits between digits
 _INWARD = re.compile(r"^[0-9][A-Z]{2}$")
+_DIGIT = re.compile(r"[0-9]")  # normalised words hold ASCII digits only
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
@@ -108,6 +109,7 @@ def words(normalised: str) -> list[str]:
     return normalised.replace(",", " ").split()
 
 
+@lru_cache(maxsize=1 << 17)  # the reference repeats its words: towns, streets, numbers
 def has_digit(word: str) -> bool:
-    """True when the word holds a digit (a house, flat or range number, or part of a postcode)."""
-    return any(c.isdigit() for c in word)
+    """True when a normalised word holds a digit (a house, flat or range number, or part of a postcode)."""
+    return _DIGIT.search(word) is not None
