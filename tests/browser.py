@@ -27,3 +27,20 @@ def chromium(offline: bool = False) -> Iterator[Any]:
             context.close()
         finally:
             browser.close()
+
+
+def press(page: Any, key: str) -> None:
+    """Press `key` and wait for the page it submits to."""
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def sign_in(page: Any, url: str, model: str, name: str, password: str) -> None:
+    """Open `model`'s coding page, be sent to the sign-in page, and sign in by keyboard."""
+    page.goto(f"{url}/review/{model}")
+    assert "/sign-in" in page.url
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")  # autofocus
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    press(page, "Enter")

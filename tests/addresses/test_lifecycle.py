@@ -11,22 +11,28 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from statops import InvalidInput, Workspace
+from statops.accounts import add_user
 from statops.addresses.reference_table import ADDRESS_COLUMN, reference_table
 from statops.data import add_dataset
-from statops.data.catalogue import add_reference_base
+from statops.data.answers import NOT_IN_BASE
+from statops.data.catalogue import add_reference_base, load_dataset
 from statops.monitoring import monitor
+from statops.monitoring.feedback import add_feedback, labelled_predictions
 from statops.registry import train_and_register
 from statops.registry.card import build_card
 from statops.registry.loading import load_model
 from statops.registry.reproduce import reproduce_version
 from statops.registry.versions import resolve_model
 from statops.review.decisions import decide_item
-from statops.review.queue import next_item
+from statops.review.queue import DECISIONS, next_item
+from statops.review.stats import export_review
 from statops.scoring import read_predictions, score_file
 from tests.addresses.conftest import Bed
-from tests.conftest import BACKENDS, make_workspace
+from tests.browser import chromium, press, sign_in
+from tests.conftest import BACKENDS, make_workspace, sqlite_only
 from tests.plain_mlflow import predict_in_plain_python
 from tests.serving.live import TEST_ADMIN, live_server, predict, server_settings
 
@@ -122,11 +128,51 @@ def test_the_api_answers_with_addresses_and_review_checks_answers_against_the_ba
         assert [a["decision"] for a in answers[1:]] == ["review"] * 3  # nothing confident about these
     item = next_item(ws, TEST_ADMIN, MODEL)
     assert item is not None
-    with pytest.raises(InvalidInput, match="not in the reference base base@1 of model"):
+    with pytest.raises(InvalidInput, match=r"not in the reference base base@1 \(or not-in-base\) of model"):
         decide_item(ws, TEST_ADMIN, item.id, "000000000000")
     true_id = matcher.bed.reference["id"][0]
     decided = decide_item(ws, TEST_ADMIN, item.id, true_id)
     assert decided.outcome == "coded" and decided.code == true_id
+
+
+def test_not_in_the_base_is_an_answer_a_feedback_code_and_an_exported_label(matcher: Trained,
+                                                                           tmp_path: Path) -> None:
+    ws = matcher.ws
+    queries = tmp_path / "queries.csv"
+    pd.DataFrame({"text": ["99 NOWHERE LANE, NO SUCH TOWN", "FLAT 77, 1 IMAGINARY ROAD", ""]}).to_csv(queries,
+                                                                                                   index=False)
+    score_file(ws, MODEL, queries, tmp_path / "out.csv", "text", log=True)
+    logged = read_predictions(ws.store, MODEL)
+    item = next_item(ws, TEST_ADMIN, MODEL)
+    assert item is not None
+    decided = decide_item(ws, TEST_ADMIN, item.id, NOT_IN_BASE)
+    assert decided.outcome == "coded" and decided.code == ""
+    other = logged[logged["id"] != item.prediction_id]["id"].iloc[0]
+    with pytest.raises(InvalidInput, match="have no true code .write not-in-base"):
+        add_feedback(ws, TEST_ADMIN, MODEL, [{"id": other, "true_code": "", "source": "expert"}])
+    added = add_feedback(ws, TEST_ADMIN, MODEL, [{"id": other, "true_code": NOT_IN_BASE, "source": "expert"}])
+    assert added.records == 1
+    stored = labelled_predictions(ws.store, MODEL, None, None, None)
+    assert set(stored.loc[stored["id"].isin([item.prediction_id, other]), "true_code"]) == {""}
+    exported = export_review(ws, TEST_ADMIN, MODEL, "reviewed")
+    frame = load_dataset(ws, exported.dataset)
+    assert (frame.loc[frame["prediction_id"] == item.prediction_id, "code"] == "").all()
+
+
+def test_a_clerk_says_not_in_the_base_by_key_on_the_coding_page(matcher: Trained) -> None:
+    ws = matcher.ws
+    sqlite_only(ws, "the page does not depend on the store")
+    add_user(ws, TEST_ADMIN, "clerk", "coder", password="a long enough password")
+    with live_server(server_settings(ws, review_sync_seconds=0)) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as client, chromium() as context:
+        assert predict(client, MODEL, ["12 NOWHERE ROAD, NO SUCH TOWN"]).status_code == 200
+        page = context.new_page()
+        sign_in(page, server.url, MODEL, "clerk", "a long enough password")
+        assert "Not in the base" in page.locator("#not-in-base").inner_text()
+        press(page, "n")
+    with ws.store.engine.connect() as connection:
+        decided = connection.execute(select(DECISIONS).where(DECISIONS.c.coder == "clerk")).one()
+    assert decided.outcome == "coded" and decided.code == ""
 
 
 def test_a_version_is_reproduced_exactly(matcher: Trained) -> None:

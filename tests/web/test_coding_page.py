@@ -17,7 +17,7 @@ from statops import Workspace
 from statops.accounts import add_user
 from statops.errors import Conflict
 from statops.review.queue import DECISIONS
-from tests.browser import chromium
+from tests.browser import chromium, press, sign_in
 from tests.conftest import Trained
 from tests.monitoring.streams import bundled_test_split, log_texts
 from tests.serving.live import TEST_ADMIN, copy_version, live_server, predict, server_settings
@@ -54,28 +54,12 @@ def site(trained: Trained) -> Iterator[str]:
         yield server.url
 
 
-def _press(page: Any, key: str) -> None:
-    """Press `key` and wait for the page it submits to."""
-    with page.expect_navigation():
-        page.keyboard.press(key)
-
-
-def _sign_in(page: Any, url: str, name: str) -> None:
-    page.goto(f"{url}/review/{MODEL}")
-    assert "/sign-in" in page.url
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")  # autofocus
-    page.keyboard.type(name)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    _press(page, "Enter")
-
-
 def test_a_coder_codes_ten_items_by_keyboard(trained: Trained, site: str) -> None:
     ws = trained.ws
     before = len(_decisions(ws, "cora"))
     with chromium() as context:
         page = context.new_page()
-        _sign_in(page, site, "cora")
+        sign_in(page, site, MODEL, "cora", PASSWORD)
         assert page.url.endswith(f"/review/{MODEL}")
         cookie = next(c for c in context.cookies() if c["name"] == "statops_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -86,16 +70,17 @@ def test_a_coder_codes_ten_items_by_keyboard(trained: Trained, site: str) -> Non
             key = ("1", "2", "3")[n % 3]
             page.keyboard.press(key)
             assert page.locator(f'input[data-key="{key}"]').is_checked()
-            _press(page, "Enter")
+            press(page, "Enter")
             assert page.locator("#record").count() == 1, page.content()
         pace = page.locator("#pace").inner_text()
         assert "you answered 10 today" in pace, pace
-        # uncodable and skip by their keys
-        _press(page, "u")
-        _press(page, "s")
+        # uncodable and skip by their keys; a coder has no 'not in the base' (a matcher's answer)
+        assert page.locator("#not-in-base").count() == 0
+        press(page, "u")
+        press(page, "s")
         # a search over the classification by words lists more codes, numbered after the suggestions
         page.locator("#q").fill("nurse")
-        _press(page, "Enter")
+        press(page, "Enter")
         found = page.locator(".choice.found label")
         assert found.count() >= 1 and any("nurse" in t.lower() for t in found.all_inner_texts())
     decided = _decisions(ws, "cora")[before:]
@@ -109,18 +94,18 @@ def test_a_viewer_is_refused_and_a_form_without_the_csrf_token_too(trained: Trai
     log_texts(ws, MODEL, bundled_test_split().tail(20)["text"].tolist(), str(uuid.uuid4()))  # items for cora
     with chromium() as context:
         page = context.new_page()
-        _sign_in(page, site, "vera")
+        sign_in(page, site, MODEL, "vera", PASSWORD)
         assert page.locator("h1").inner_text() == "Not allowed"
         assert "viewer" in page.locator("[role=alert]").inner_text()
     with chromium() as context:
         page = context.new_page()
-        _sign_in(page, site, "cora")
+        sign_in(page, site, MODEL, "cora", PASSWORD)
         before = len(_decisions(ws, "cora"))
         assert page.locator("#record").count() == 1, page.locator("main").inner_text()
         item_text = page.locator("#record").inner_text()
         page.evaluate("document.querySelector('#answer input[name=csrf]').remove()")
         page.keyboard.press("1")
-        _press(page, "Enter")
+        press(page, "Enter")
         assert page.locator("h1").inner_text() == "Answer refused"
         assert len(_decisions(ws, "cora")) == before
         # the same item is still hers; a session cookie from elsewhere without the token gets nothing either
@@ -146,7 +131,7 @@ def test_a_wrong_password_is_refused_without_saying_which_part(site: str) -> Non
         page.goto(f"{site}/sign-in")
         page.fill("#name", "cora")
         page.fill("#password", "wrong")
-        _press(page, "Enter")
+        press(page, "Enter")
         assert page.locator("[role=alert]").inner_text() == "unknown user or wrong password"
         headers = httpx.get(f"{site}/sign-in").headers
         assert "script-src 'self'" in headers["content-security-policy"]

@@ -15,6 +15,9 @@ from statops.workspace import Workspace
 PREFIXES = "code prefixes"
 REFERENCE = "reference "
 REFERENCE_LEVEL = "answer"
+NOT_IN_BASE = "not-in-base"
+"""The answer a person gives for a record that a reference base does not hold (a coder in review, a
+feedback file's true code); stored as the empty label, as a labelled dataset of the base writes it."""
 
 
 def reference_answers(ws: Workspace, base: DatasetInfo) -> Hierarchy:
@@ -50,6 +53,12 @@ def named_answers(ws: Workspace, name: str | None, codes: list[str]) -> Hierarch
 def reference_of(name: str | None) -> str | None:
     """The reference base (NAME@N) that answers named `name` come from, if they come from one."""
     return name.removeprefix(REFERENCE) if name and name.startswith(REFERENCE) else None
+
+
+def none_answer(name: str | None) -> str | None:
+    """The word for 'none of the answers' where answers named `name` have one (NOT_IN_BASE for a
+    reference base's ids), else None: a classification's codes cover every record."""
+    return NOT_IN_BASE if reference_of(name) else None
 
 
 def answers_label(name: str | None) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import insert, select
 
 from statops.accounts import Actor, require
-from statops.data.answers import answers_label
+from statops.data.answers import answers_label, none_answer
 from statops.errors import InvalidInput
 from statops.monitoring.reference_store import version_hierarchy
 from statops.registry.versions import resolve_model
@@ -67,7 +67,8 @@ def add_feedback(ws: Workspace, actor: Actor, model: str, records: pd.DataFrame 
                  source: str | None = None, where: str = "records", first_line: int = 1,
                  unit: str = "line") -> FeedbackAdded:
     """Store true codes for `model`'s predictions: each record has `prediction_id` (or `id`) or `text`,
-    `true_code` (or `code`) and `source` (or the `source` given for all). Every record is checked first
+    `true_code` (or `code`; for a matcher, `not-in-base` where the record is not in its reference base,
+    stored as the empty label) and `source` (or the `source` given for all). Every record is checked first
     (the id is in the log, the code in the model's classification, the source known); one bad record
     names its line (counted from `first_line`; or its record, with `unit`) and nothing is written."""
     require(ws, actor, "feedback.add")
@@ -84,16 +85,20 @@ def add_feedback(ws: Workspace, actor: Actor, model: str, records: pd.DataFrame 
         raise InvalidInput(f"{where}: needs a 'prediction_id' (or 'id') or a 'text' column")
     if not {"true_code", "code"} & set(frame.columns):
         raise InvalidInput(f"{where}: needs a 'true_code' column")
+    answers = ref.tags.get("classification")
+    none = none_answer(answers)  # 'not-in-base' for a matcher: stored as the empty label
+    not_in_base = (codes == none) if none else pd.Series(False, index=codes.index)
     checks = [
         ((ids == "") & (texts == ""), "have neither a prediction id nor a text"),
         ((ids != "") & (texts != ""), "have both a prediction id and a text (give one)"),
-        (codes == "", "have no true code"),
+        (codes == "", "have no true code" + (f" (write {none} for a record that is not in the base)" if none else "")),
         (~sources.isin(SOURCES), f"have a source other than {', '.join(SOURCES)}"),
     ]
-    hierarchy = version_hierarchy(ws, ref, codes.unique().tolist())
+    given = (codes != "") & ~not_in_base
+    hierarchy = version_hierarchy(ws, ref, codes[given].unique().tolist())
     if not hierarchy.from_prefixes:
-        checks.append(((codes != "") & ~codes.isin(hierarchy.codes),
-                       f"have a true code that the {answers_label(ref.tags.get('classification'))} does not have"))
+        checks.append((given & ~codes.isin(hierarchy.codes),
+                       f"have a true code that the {answers_label(answers)} does not have"))
     wanted = sorted(set(ids[ids != ""]))
     if wanted:
         known = _known_ids(ws.store, model, wanted)
@@ -104,6 +109,7 @@ def add_feedback(ws: Workspace, actor: Actor, model: str, records: pd.DataFrame 
     if problems:
         raise InvalidInput(f"{where}: " + "; ".join(problems) + "; nothing was written")
     now = datetime.now(UTC)
+    codes = codes.mask(not_in_base, "")
     rows = [{"model": model, "prediction_id": i or None, "input_sha256": text_sha256(t) if t else None,
              "true_code": c, "source": s, "created_by": actor.name, "created_at": now}
             for i, t, c, s in zip(ids, texts, codes, sources, strict=True)]

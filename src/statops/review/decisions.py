@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from statops.accounts import Actor, require
 from statops.classifications.hierarchy import Hierarchy
-from statops.data.answers import answers_label
+from statops.data.answers import NOT_IN_BASE, answers_label, none_answer
 from statops.errors import Conflict, InvalidInput, NotFound
 from statops.monitoring.feedback import AUDIT_SAMPLE, FEEDBACK
 from statops.monitoring.reference_store import version_hierarchy
@@ -23,6 +23,7 @@ from statops.workspace import Workspace
 
 UNCODABLE, SKIP = "uncodable", "skip"
 _HIERARCHIES: dict[tuple[str, str, str], Hierarchy] = {}  # classification versions never change
+_ANSWERS: dict[tuple[str, str, str], str | None] = {}  # a version's answers (its tag) never change
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,30 @@ def item_hierarchy(ws: Workspace, model: str, version: str, codes: list[str]) ->
     return _HIERARCHIES[key]
 
 
+def item_answers(ws: Workspace, model: str, version: str) -> str | None:
+    """The name of the answers `model` version `version` gives (its classification tag; see
+    statops.data.answers)."""
+    key = (ws.database_url, model, version)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = resolve_model(ws, f"{model}/{version}").tags.get("classification")
+    return _ANSWERS[key]
+
+
 def _check_answer(ws: Workspace, item: Any, answer: str) -> tuple[str, str | None]:
+    """(outcome, code): a code of the model's answers, 'uncodable' or 'skip'; where the answers are a
+    reference base's ids, also NOT_IN_BASE, coded as the empty label."""
     answer = answer.strip()
     if not answer:
         raise InvalidInput("an answer needs a code, 'uncodable' or 'skip'")
     if answer in (UNCODABLE, SKIP):
         return answer, None
+    if answer == NOT_IN_BASE and none_answer(item_answers(ws, item.model, item.version)):
+        return "coded", ""
     hierarchy = item_hierarchy(ws, item.model, item.version, [answer])
     if not hierarchy.from_prefixes and answer not in hierarchy:
-        answers = answers_label(resolve_model(ws, f"{item.model}/{item.version}").tags.get("classification"))
-        raise InvalidInput(f"code '{answer}' is not in the {answers} of model {item.model} "
+        answers = item_answers(ws, item.model, item.version)
+        also = f" (or {NOT_IN_BASE})" if none_answer(answers) else ""
+        raise InvalidInput(f"code '{answer}' is not in the {answers_label(answers)}{also} of model {item.model} "
                            f"version {item.version}; nothing was written")
     return "coded", answer
 
@@ -90,7 +105,8 @@ _TRUE_CODE = insert(FEEDBACK).values(model=bindparam("model"), prediction_id=bin
 
 def decide_item(ws: Workspace, actor: Actor, item_id: int, answer: str,
                 seconds_taken: float | None = None) -> Decided:
-    """Record `actor`'s answer to item `item_id`: a code, 'uncodable' or 'skip', and the seconds it took.
+    """Record `actor`'s answer to item `item_id`: a code, 'uncodable' or 'skip' (or 'not-in-base' where the
+    model answers with a reference base's ids), and the seconds it took.
     Conflict when the item is locked by someone else (or the actor's lock expired and another took it),
     already coded, or already answered by this coder; InvalidInput for a code the classification lacks.
     A refused answer writes nothing."""

@@ -33,8 +33,9 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     answer: str = Field(min_length=1, max_length=100, pattern=NO_NUL, examples=["2136"],
-                        description="a code of the model's classification, `uncodable`, or `skip` (not shown to "
-                                    "this coder again; another coder takes it)")
+                        description="a code of the model's classification (an id of its reference base for a "
+                                    "matcher, or `not-in-base` for a record the base lacks), `uncodable`, or `skip` "
+                                    "(not shown to this coder again; another coder takes it)")
     seconds: float | None = Field(default=None, ge=0, lt=86_400, strict=True,
                                   description="how long the coder took over the item, in seconds")
 

@@ -1,7 +1,8 @@
 """The coding page: a signed-in coder gets the next item of a model's review queue (locked to them), the
 model's top suggestions with their titles, a search over the classification, and answers with the
-keyboard (1-5 pick, Enter confirms, u uncodable, s skip). Each answer is `statops.review.decide_item`,
-the function the HTTP API and the CLI use; how long it took is measured from when the page was shown."""
+keyboard (1-5 pick, Enter confirms, u uncodable, s skip; n 'not in the base' for a matcher). Each answer is
+`statops.review.decide_item`, the function the HTTP API and the CLI use; how long it took is measured from
+when the page was shown."""
 
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ from starlette.concurrency import run_in_threadpool
 
 from statops.accounts import allowed
 from statops.accounts.sessions import SignedIn
+from statops.data.answers import NOT_IN_BASE, none_answer
 from statops.errors import Conflict, InvalidInput, NotFound
 from statops.review import SKIP, UNCODABLE, decide_item, next_item
 from statops.review.aids import coder_pace, queues, search_codes, suggestion_choices
+from statops.review.decisions import item_answers
 from statops.web.forms import csrf_ok, read_form
 from statops.web.rendering import HEADERS, message, page, signed_in, to_sign_in, ws_of
 
 pages = APIRouter(include_in_schema=False)
 ModelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")]
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-ACTIONS = ("code", UNCODABLE, SKIP)
+ACTIONS = ("code", UNCODABLE, SKIP, NOT_IN_BASE)
 
 
 def _refused(session: SignedIn) -> Response:
@@ -60,7 +63,8 @@ async def review_item(request: Request, model: ModelName,
             suggestions = suggestion_choices(ws, item)
             shown = {c.code for c in suggestions}
             found |= {"suggestions": suggestions,
-                      "results": [c for c in search_codes(ws, item, q) if c.code not in shown]}
+                      "results": [c for c in search_codes(ws, item, q) if c.code not in shown],
+                      "none_answer": none_answer(item_answers(ws, item.model, item.version))}
         return found
 
     try:

@@ -1,5 +1,5 @@
 // The coding page's keys: 1-9 pick a code, Enter confirms (the form's default button), u uncodable,
-// s skip. Keys typed into a text field are left alone.
+// s skip, n not in the base (where the page has that button). Keys typed into a text field are left alone.
 (function () {
   "use strict";
   document.addEventListener("keydown", function (event) {
@@ -15,8 +15,8 @@
         radio.focus();
         event.preventDefault();
       }
-    } else if (key === "u" || key === "s") {
-      var button = document.getElementById(key === "u" ? "uncodable" : "skip");
+    } else if (key === "u" || key === "s" || key === "n") {
+      var button = document.getElementById({u: "uncodable", s: "skip", n: "not-in-base"}[key]);
       if (button) {
         event.preventDefault();
         button.click();
