@@ -103,11 +103,14 @@ def mirror_states(ws: Workspace, model: str) -> None:
     tags_of = {str(mv.version): dict(mv.tags) for mv in client.search_model_versions(f"name='{model}'")}
     for version, state in states.items():
         tags = tags_of.get(version, {})
-        if tags.get(STATE_TAG) != state.state:
-            client.set_model_version_tag(model, version, STATE_TAG, state.state)
+        # a reason is written before the state that it explains and cleared after it: a server that
+        # reads the tags between the two writes never sees a version retired for 'no reason recorded'
         reason = state.reason or ""
-        if tags.get(STATE_REASON_TAG, "") != reason:
-            client.set_model_version_tag(model, version, STATE_REASON_TAG, reason)
+        writes = [(STATE_REASON_TAG, reason, tags.get(STATE_REASON_TAG, "")),
+                  (STATE_TAG, state.state, tags.get(STATE_TAG))]
+        for tag, value, now in writes if reason else writes[::-1]:
+            if now != value:
+                client.set_model_version_tag(model, version, tag, value)
     with ws.store.session() as session:
         last_live: str | None = session.scalar(
             select(ProductionPeriod.version).where(ProductionPeriod.model == model)
