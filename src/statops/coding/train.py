@@ -14,7 +14,14 @@ from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.model import TOP_K, CodingModel, build_features, with_embeddings, word_vocabulary
-from statops.coding.profiles import check_profile, embed_distinct, fit_pooling, make_encoder, title_texts
+from statops.coding.profiles import (
+    check_profile,
+    embed_distinct,
+    fit_pooling,
+    graph_settings,
+    make_encoder,
+    title_texts,
+)
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -118,7 +125,7 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     if embedded:
         report("neighbours", 0.65)
         pooled = fit_pooling(train_embedded, np.array([class_index[y] for y in labels], dtype=np.int32), classes,
-                             dev_embedded, dev_scores, dev_index)
+                             dev_embedded, dev_scores, dev_index, graph_settings(options.profile))
         model.encoder, model.neighbours, model.pooling = encoder, pooled.neighbours, pooled.pooling
         metadata.update(encoder=encoder.describe(), neighbours=pooled.neighbours.settings(), pooling=pooled.pooling,
                         title_records=len(extra_texts))
