@@ -28,11 +28,11 @@ from statops.errors import InvalidInput
 # block to stay in cache while it is ranked (1,024 took twice as long as 256 with 20k records).
 CHUNK = 256
 APPROXIMATE_FROM = 10_000  # training records from which neighbours are looked up in an HNSW graph
-GRAPH = {"connectivity": 16, "expansion_add": 128, "expansion_search": 64}
+GRAPH: dict[str, Any] = {"connectivity": 16, "expansion_add": 128, "expansion_search": 64}
 # A sparser graph of int8 vectors searched with a shorter candidate list: on SOC2010 (20k records,
 # 384 dimensions) about ten times as fast as GRAPH; the similarities of the neighbours it finds are
 # then computed exactly from the float32 embeddings, so only which neighbours are found is approximate.
-QUICK_GRAPH = {"connectivity": 8, "expansion_add": 64, "expansion_search": 16, "dtype": "i8"}
+QUICK_GRAPH: dict[str, Any] = {"connectivity": 8, "expansion_add": 64, "expansion_search": 16, "dtype": "i8"}
 INDEX_FILE = "neighbour_index.usearch"
 
 
@@ -156,7 +156,7 @@ class NeighbourModel:
 
     @classmethod
     def load(cls, folder: Path, settings: dict[str, Any], n_classes: int) -> NeighbourModel:
-        graph = None
+        graph: Any = None
         if settings.get("search") == "hnsw":
             try:
                 from usearch.index import Index

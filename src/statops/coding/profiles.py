@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,10 @@ from statops.coding.text import normalise
 from statops.errors import InvalidInput
 
 PROFILES = ("standard", "accurate", "fast")
+# Profiles whose final classifiers and neighbours learn from the dev records too, once everything
+# that is chosen on dev (blend, neighbours, pooling, temperature, confidence model, threshold) has
+# been chosen with classifiers that did not see them.
+REFIT_ON_DEV = ("accurate", "fast")
 NEIGHBOURS = (10, 25)
 NEIGHBOUR_TEMPERATURES = (0.02, 0.05)
 NEIGHBOUR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
@@ -69,14 +74,14 @@ class PooledFit:
     temperature: float  # of the pooled scores
 
 
-def graph_settings(profile: str) -> dict[str, object]:
+def graph_settings(profile: str) -> dict[str, Any]:
     """The neighbour graph of a profile: the fast profile searches a quantised, sparser graph."""
     return QUICK_GRAPH if profile == "fast" else GRAPH
 
 
 def fit_pooling(train_embedded: np.ndarray, train_index: np.ndarray, classes: np.ndarray,
                 dev_embedded: np.ndarray, dev_linear: np.ndarray, dev_index: np.ndarray,
-                search: dict[str, object] | None = None) -> PooledFit:
+                search: dict[str, Any] | None = None) -> PooledFit:
     """Choose k, the neighbour temperature, the pooling weight and floor on dev (accuracy plus
     top-5 accuracy, as the level blend), then the temperature of the pooled scores. `search`: the
     neighbour graph's settings (statops.coding.neighbours.GRAPH by default)."""

@@ -9,12 +9,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.model import TOP_K, CodingModel, build_features, with_embeddings, word_vocabulary
+from statops.coding.neighbours import NeighbourModel, build_graph
 from statops.coding.profiles import (
+    REFIT_ON_DEV,
     check_profile,
     embed_distinct,
     fit_pooling,
@@ -140,12 +143,46 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     held_out_confidence = confidence_model.out_of_fold_confidence(signals, correct, options.seed)
     confidence_model.fit(signals, correct)
     model.threshold = threshold_for_accuracy(held_out_confidence, correct, options.target_accuracy)
-    report("done", 1.0)
     evaluation = evaluate_predictions(
         list(dev_y), list(classes[top[:, 0]]), held_out_confidence, [list(classes[t]) for t in top],
         hierarchy, model.threshold, options.target_accuracy,
     )
+    if options.profile in REFIT_ON_DEV:
+        report("refit", 0.9)
+        _refit_on_dev(model, x_train, labels, x_dev, dev_y, blend, options,
+                      (train_embedded, dev_embedded) if embedded else None)
+    report("done", 1.0)
     return FitResult(model, evaluation, time.perf_counter() - started, records, len(dev))
+
+
+def _refit_on_dev(model: CodingModel, x_train: Any, labels: np.ndarray, x_dev: Any, dev_y: np.ndarray,
+                  blend: dict[str, float], options: TrainingOptions,
+                  embedded: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Cross-fitting: with every setting chosen on dev (blend weights, neighbours and pooling,
+    temperature, confidence model, threshold), fit the classifiers again on train and dev records
+    together, and put the dev records among the neighbours. Dev records of codes the training data
+    lacks are left out, so the model keeps its classes. The dev quality reported is the one measured
+    before (by classifiers that had not seen dev), so it stays an honest held-out figure."""
+    known = np.isin(dev_y, model.classes)
+    if not known.any():
+        return
+    x_all = sp.vstack([x_train, x_dev[known]], format="csr")
+    labels_all = np.concatenate([labels, dev_y[known]])
+    linear, _ = fit_hierarchical(x_all, labels_all, model.hierarchy, options.regularisation, options.seed,
+                                 None, None, blend=blend)
+    if not np.array_equal(linear.classes, model.classes):  # cannot happen: same codes; keep the first fit
+        return
+    model.weights, model.bias = linear.weights, linear.bias
+    if embedded is not None and model.neighbours is not None:
+        class_index = {c: i for i, c in enumerate(model.classes)}
+        old = model.neighbours
+        embeddings = np.vstack([embedded[0], embedded[1][known]]).astype(np.float32)
+        graph = build_graph(embeddings, old.graph_settings or None) if old.graph is not None else None
+        model.neighbours = NeighbourModel(
+            embeddings, np.array([class_index[y] for y in labels_all], dtype=np.int32), old.n_classes, old.k,
+            old.temperature, graph)
+        model.metadata["neighbours"] = model.neighbours.settings()
+    model.metadata["refit_on_dev"] = int(known.sum())
 
 
 def evaluate_model(model: CodingModel, texts: pd.Series, labels: pd.Series) -> Evaluation:
