@@ -111,3 +111,32 @@ def test_kept_answers_are_a_fresh_models_answers(model, frames) -> None:  # noqa
         assert (model.predict_frame(texts.head(10)).decision == "review").all()
     finally:
         model.threshold = threshold
+
+
+def test_a_saved_model_loads_without_skops_and_answers_the_same(model, frames, tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    from statops.coding import save_model
+
+    folder = save_model(model, tmp_path / "model")
+    assert (folder / "tfidf.json").is_file() and (folder / "features.skops").is_file()
+    frames["test"][["text"]].to_csv(tmp_path / "in.csv", index=False)
+    script = (
+        "import sys, pandas as pd\n"
+        "class NoSkops:  # loading the TF-IDF features needs no skops (nor torch, which it imports)\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('skops', 'torch'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoSkops())\n"
+        "from statops.coding import load_model\n"
+        f"m = load_model({str(folder)!r})\n"
+        f"texts = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False).text\n"
+        f"m.predict_frame(texts).to_json({str(tmp_path / 'out.json')!r}, orient='records')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120, capture_output=True)
+    got = pd.read_json(tmp_path / "out.json", orient="records", dtype=False)
+    expected = model.predict_frame(frames["test"].text)
+    assert got.code.astype(str).tolist() == expected.code.tolist()
+    assert got.alternatives.tolist() == expected.alternatives.tolist()
+    assert np.allclose(got.confidence, expected.confidence)
