@@ -140,3 +140,26 @@ def test_a_saved_model_loads_without_skops_and_answers_the_same(model, frames, t
     assert got.code.astype(str).tolist() == expected.code.tolist()
     assert got.alternatives.tolist() == expected.alternatives.tolist()
     assert np.allclose(got.confidence, expected.confidence)
+
+
+def test_refit_on_dev_keeps_what_dev_chose_and_learns_from_dev(model, frames) -> None:  # noqa: ANN001
+    from statops.tasks import get_task
+
+    h = Hierarchy.from_structure(frames["structure"])
+    refit = train_coder(FitRequest(frames["train"].text, frames["train"].soc2010, h, frames["dev"].text,
+                                   frames["dev"].soc2010, {"seed": 0, "refit_on_dev": True}))
+    known = int(frames["dev"].soc2010.isin(set(model.classes)).sum())
+    assert refit.model.metadata["refit_on_dev"] == known > 0
+    assert list(refit.model.classes) == list(model.classes)  # dev codes the training lacks are left out
+    # Everything chosen on dev is what the plain fit chose; the classifiers differ (they saw dev).
+    assert refit.model.threshold == model.threshold and refit.model.temperature == model.temperature
+    assert refit.model.metadata["level_blend"] == model.metadata["level_blend"]
+    assert not np.allclose(refit.model.weights, model.weights)
+    dev_codes = refit.model.predict(frames["dev"].text).codes
+    assert np.mean(dev_codes == frames["dev"].soc2010.to_numpy()) > np.mean(
+        model.predict(frames["dev"].text).codes == frames["dev"].soc2010.to_numpy())
+    task = get_task("coding")
+    params = {k: str(v) for k, v in task.describe(refit.model).params.items()}
+    assert task.options_from_params({**params, "dev_dataset": "soc-dev@1"})["refit_on_dev"] is True
+    assert "refit_on_dev" not in task.options_from_params(
+        {**{k: str(v) for k, v in task.describe(model).params.items()}, "dev_dataset": "soc-dev@1"})

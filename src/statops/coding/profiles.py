@@ -30,10 +30,6 @@ from statops.coding.text import normalise
 from statops.errors import InvalidInput
 
 PROFILES = ("standard", "accurate", "fast")
-# Profiles whose final classifiers and neighbours learn from the dev records too, once everything
-# that is chosen on dev (blend, neighbours, pooling, temperature, confidence model, threshold) has
-# been chosen with classifiers that did not see them.
-REFIT_ON_DEV = ("accurate", "fast")
 NEIGHBOURS = (10, 25)
 NEIGHBOUR_TEMPERATURES = (0.02, 0.05)
 NEIGHBOUR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)

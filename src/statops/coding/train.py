@@ -15,9 +15,7 @@ from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.model import TOP_K, CodingModel, build_features, with_embeddings, word_vocabulary
-from statops.coding.neighbours import NeighbourModel, build_graph
 from statops.coding.profiles import (
-    REFIT_ON_DEV,
     check_profile,
     embed_distinct,
     fit_pooling,
@@ -40,6 +38,8 @@ class TrainingOptions:
     regularisation: float = 1.0  # LinearSVC's C
     dev_share: float = 0.15  # held out for calibration when no dev data is given
     profile: str = "standard"  # statops.coding.profiles: standard, accurate or fast
+    # Cross-fitting: once everything is chosen on dev, fit the classifiers again on train + dev.
+    refit_on_dev: bool = False
 
     def check(self) -> None:
         check_profile(self.profile)
@@ -122,6 +122,8 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     confidence_model = ConfidenceModel.for_classes(classes, hierarchy, vocabulary)
     metadata: dict[str, Any] = {"seed": options.seed, "regularisation": options.regularisation,
                                 "level_blend": blend, "profile": options.profile}
+    if options.refit_on_dev:
+        metadata["refit_on_dev"] = 0  # records added by the refit (0: none could be)
     model = CodingModel(features, linear.weights, linear.bias, classes, 1.0, confidence_model, 1.0,
                         options.target_accuracy, hierarchy, metadata, profile=options.profile)
     extra = None
@@ -147,22 +149,21 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
         list(dev_y), list(classes[top[:, 0]]), held_out_confidence, [list(classes[t]) for t in top],
         hierarchy, model.threshold, options.target_accuracy,
     )
-    if options.profile in REFIT_ON_DEV:
+    if options.refit_on_dev and request.dev_texts is not None:
         report("refit", 0.9)
-        _refit_on_dev(model, x_train, labels, x_dev, dev_y, blend, options,
-                      (train_embedded, dev_embedded) if embedded else None)
+        _refit_on_dev(model, x_train, labels, x_dev, dev_y, blend, options)
     report("done", 1.0)
     return FitResult(model, evaluation, time.perf_counter() - started, records, len(dev))
 
 
 def _refit_on_dev(model: CodingModel, x_train: Any, labels: np.ndarray, x_dev: Any, dev_y: np.ndarray,
-                  blend: dict[str, float], options: TrainingOptions,
-                  embedded: tuple[np.ndarray, np.ndarray] | None) -> None:
+                  blend: dict[str, float], options: TrainingOptions) -> None:
     """Cross-fitting: with every setting chosen on dev (blend weights, neighbours and pooling,
-    temperature, confidence model, threshold), fit the classifiers again on train and dev records
-    together, and put the dev records among the neighbours. Dev records of codes the training data
-    lacks are left out, so the model keeps its classes. The dev quality reported is the one measured
-    before (by classifiers that had not seen dev), so it stays an honest held-out figure."""
+    temperature, confidence model, threshold), fit the linear classifiers again on train and dev
+    records together. Dev records of codes the training data lacks are left out, so the model keeps
+    its classes. The neighbours stay the training records: the confidence model was fitted on their
+    signals (more records would make every record's neighbours nearer, and its confidence too high).
+    The dev quality reported is the one measured before, by classifiers that had not seen dev."""
     known = np.isin(dev_y, model.classes)
     if not known.any():
         return
@@ -170,19 +171,9 @@ def _refit_on_dev(model: CodingModel, x_train: Any, labels: np.ndarray, x_dev: A
     labels_all = np.concatenate([labels, dev_y[known]])
     linear, _ = fit_hierarchical(x_all, labels_all, model.hierarchy, options.regularisation, options.seed,
                                  None, None, blend=blend)
-    if not np.array_equal(linear.classes, model.classes):  # cannot happen: same codes; keep the first fit
-        return
-    model.weights, model.bias = linear.weights, linear.bias
-    if embedded is not None and model.neighbours is not None:
-        class_index = {c: i for i, c in enumerate(model.classes)}
-        old = model.neighbours
-        embeddings = np.vstack([embedded[0], embedded[1][known]]).astype(np.float32)
-        graph = build_graph(embeddings, old.graph_settings or None) if old.graph is not None else None
-        model.neighbours = NeighbourModel(
-            embeddings, np.array([class_index[y] for y in labels_all], dtype=np.int32), old.n_classes, old.k,
-            old.temperature, graph)
-        model.metadata["neighbours"] = model.neighbours.settings()
-    model.metadata["refit_on_dev"] = int(known.sum())
+    if np.array_equal(linear.classes, model.classes):  # the same codes, as the dev records had only known ones
+        model.weights, model.bias = linear.weights, linear.bias
+        model.metadata["refit_on_dev"] = int(known.sum())
 
 
 def evaluate_model(model: CodingModel, texts: pd.Series, labels: pd.Series) -> Evaluation:
