@@ -8,7 +8,7 @@ from the test texts (with repetition, as in live survey data), each tool run as 
 peak memory from /usr/bin/time. Also timed in-process: every distinct text of the three splits.
 
     python benchmarks/coding_soc2010.py [--data-dir ../shared/data/soc2010] [--rows 1000000]
-        [--profiles standard,accurate,fast] [--distinct N]
+        [--profiles standard,accurate,fast,accurate:refit] [--distinct N]
 
 Prints a table and writes benchmarks/out/coding_soc2010.json.
 """
@@ -111,8 +111,10 @@ def timed_process(command: list[str]) -> dict:
     return {"seconds": float(seconds), "peak_mb": int(kilobytes) / 1024, "stdout": result.stdout}
 
 
-def throughput_in_process(predict, texts: pd.Series) -> float:  # noqa: ANN001
+def throughput_in_process(predict, texts: pd.Series, forget=None) -> float:  # noqa: ANN001
     predict(texts.head(500))  # warm
+    if forget is not None:  # a model that keeps its answers: time every text scored, none remembered
+        forget()
     started = time.perf_counter()
     predict(texts)
     return len(texts) / (time.perf_counter() - started)
@@ -127,7 +129,8 @@ def main() -> None:
     parser.add_argument("--label", default="soc2010", help="label column: soc2010 (with its structure) or "
                         "soc2000 (another code list; levels from code prefixes)")
     parser.add_argument("--profiles", default="standard", help="statops coder profiles side by side, comma "
-                        "separated: standard (today's TF-IDF coder), accurate, fast")
+                        "separated: standard (today's TF-IDF coder), accurate, fast; PROFILE:refit refits the "
+                        "classifiers on train + dev once dev has chosen every setting (option refit_on_dev)")
     parser.add_argument("--distinct", type=int, default=0, help="time the in-process rate on this many distinct "
                         "texts (default: all of them)")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/out/coding_LABEL.json)")
@@ -155,10 +158,12 @@ def main() -> None:
     fitted, evaluations, rates = {}, {}, {}
     for profile in args.profiles.split(","):
         print(f"training statops ({profile}) ...", flush=True)
-        fitted[profile] = task.fit(FitRequest(train.text, train[label], hierarchy, dev.text, dev[label],
-                                              {"seed": 0, "profile": profile}))
+        name, _, variant = profile.partition(":")  # e.g. accurate:refit, the profile refitted on train + dev
+        options = {"seed": 0, "profile": name, **({"refit_on_dev": True} if variant == "refit" else {})}
+        fitted[profile] = task.fit(FitRequest(train.text, train[label], hierarchy, dev.text, dev[label], options))
         evaluations[profile] = task.evaluate(fitted[profile].model, test.text, test[label])
-        rates[profile] = throughput_in_process(fitted[profile].model.predict_frame, distinct)
+        rates[profile] = throughput_in_process(fitted[profile].model.predict_frame, distinct,
+                                               getattr(fitted[profile].model, "forget_answers", None))
     print("training the baseline ...", flush=True)
     base = train_baseline(train, dev, label)
     base_eval = evaluate_baseline(base, test, label, hierarchy)
@@ -216,10 +221,11 @@ def batch_scoring(args, path, train, dev, test, label, task, fitted, base):  # n
             infos[split] = add_dataset(ws, f"{label}-{split}", tmp / f"{split}.csv", "text", label, classification)
         for profile, result in fitted.items():
             print(f"scoring {args.rows:,} rows with statops score ({profile}) ...", flush=True)
-            log_training(ws, f"bench-{profile}", task, result, (infos["train"], load_dataset(ws, infos["train"])),
+            model_name = f"bench-{profile.replace(':', '-')}"
+            log_training(ws, model_name, task, result, (infos["train"], load_dataset(ws, infos["train"])),
                          (infos["dev"], load_dataset(ws, infos["dev"])), "soc2010@2010" if classification else None)
-            batches[profile] = timed_process([sys.executable, "-m", "statops", "score", f"bench-{profile}", str(big),
-                                              str(tmp / f"{profile}.csv"), "--home", str(tmp / "ws")])
+            batches[profile] = timed_process([sys.executable, "-m", "statops", "score", model_name, str(big),
+                                              str(tmp / f"{model_name}.csv"), "--home", str(tmp / "ws")])
         print(f"scoring {args.rows:,} rows with the baseline loop ...", flush=True)
         model_dir = tmp / "baseline"
         model_dir.mkdir()

@@ -72,3 +72,21 @@ def test_the_graph_finds_the_neighbours_and_loads_the_same(records, monkeypatch:
     loaded = NeighbourModel.load(tmp_path, model.settings(), 12)
     again = loaded.neighbourhood(queries)
     assert np.array_equal(again.neighbours, found.neighbours) and np.allclose(again.probabilities, found.probabilities)
+
+
+@needs_usearch
+def test_a_quantised_graph_gives_exact_similarities(records, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                    tmp_path: Path) -> None:
+    train, labels, queries = records
+    monkeypatch.setattr(nb, "APPROXIMATE_FROM", 1000)
+    model = NeighbourModel(train, labels, 12, k=10, graph=build_graph(train, nb.QUICK_GRAPH))
+    found = model.neighbourhood(queries)
+    exact = np.take_along_axis(queries @ train.T, found.neighbours, axis=1)
+    assert np.allclose(found.similarities[:50], exact[:50], atol=1e-5)  # from the float32 rows, not the int8 graph
+    assert (found.neighbours[:50] == np.arange(50)[:, None]).any(axis=1).mean() > 0.9
+    assert model.settings()["dtype"] == "i8" and model.settings()["expansion_search"] == 16
+    model.save(tmp_path)
+    loaded = NeighbourModel.load(tmp_path, model.settings(), 12)
+    assert loaded.settings() == model.settings()  # the search width is restored, not usearch's default
+    again = loaded.neighbourhood(queries)
+    assert np.array_equal(again.neighbours, found.neighbours) and np.allclose(again.probabilities, found.probabilities)

@@ -90,7 +90,8 @@ class ConfidenceModel:
         columns.append(np.log1p([len(t) for t in tokens]))
         if self.vocabulary is not None:
             vocab = self.vocabulary
-            columns.append(np.array([np.mean([w in vocab for w in t]) if t else 0.0 for t in tokens]))
+            known = vocab.__contains__
+            columns.append(np.array([sum(map(known, t)) / len(t) if t else 0.0 for t in tokens], dtype=np.float64))
         if extra is not None:
             columns.extend(extra.T)
         return np.column_stack(columns)

@@ -43,6 +43,7 @@ INSTALL_HINT = ("install the embeddings extra: pip install torch==2.13.0 'statop
                 "(torch first, so that pip keeps the CPU build)")
 BATCH = 256
 SIF_SMOOTHING = 1e-3  # model2vec's and SIF's `a`: weight = a / (a + p(token))
+WORD_CACHE = 500_000  # words whose tokens the static encoder keeps (bounded memory in a server)
 
 
 def encoder_version() -> str:
@@ -179,6 +180,8 @@ class StaticEncoder:
 
     def __post_init__(self) -> None:
         self._tokenizer = _tokenizer(self.tokenizer_json)
+        self._word_ids: dict[str, list[int]] = {}
+        self._weighted: np.ndarray | None = None
 
     @classmethod
     def distil(cls, training_texts: list[str]) -> StaticEncoder:
@@ -190,6 +193,7 @@ class StaticEncoder:
         counts = np.asarray(encoder.token_counts(training_texts).sum(axis=0)).ravel()
         share = counts / max(1.0, counts.sum())
         encoder.weights = (SIF_SMOOTHING / (SIF_SMOOTHING + share)).astype(np.float32)
+        encoder._weighted = None  # the weighted table follows the weights
         return encoder
 
     @property
@@ -197,21 +201,36 @@ class StaticEncoder:
         return int(self.table.shape[1])
 
     def token_counts(self, texts: list[str]) -> sp.csr_matrix:
-        encoded = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        lengths = np.array([len(e.ids) for e in encoded], dtype=np.int64)
-        columns = np.concatenate([np.asarray(e.ids, dtype=np.int64) for e in encoded]) if len(encoded) else \
-            np.zeros(0, dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        counts = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
-                               shape=(len(texts), len(self.table)))
+        """Token counts per text (texts x vocabulary). The tokeniser splits at white space before
+        anything else, so a text's tokens are its words' tokens: each distinct word is tokenised
+        once and kept (up to WORD_CACHE words), and a text is a lookup per word."""
+        cache = self._word_ids
+        new = list({w for t in texts for w in t.split() if w not in cache})
+        if new:
+            if len(cache) + len(new) > WORD_CACHE:
+                cache.clear()
+            for word, encoding in zip(new, self._tokenizer.encode_batch(new, add_special_tokens=False), strict=True):
+                cache[word] = encoding.ids
+        columns: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for row, text in enumerate(texts):
+            before = len(columns)
+            for word in text.split():
+                columns.extend(cache[word] if word in cache else self._tokenizer.encode(
+                    word, add_special_tokens=False).ids)
+            lengths[row] = len(columns) - before
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        counts = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), np.asarray(columns, dtype=np.int64),
+                                indptr), shape=(len(texts), len(self.table)))
         counts.sum_duplicates()
         return counts
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One unit-length row per text (float32); a text without tokens is a zero row."""
-        counts = self.token_counts(texts)
-        weighted = counts @ sp.diags(self.weights)
-        vectors = np.asarray(weighted @ self.table, dtype=np.float32)
+        if self._weighted is None or len(self._weighted) != len(self.table):
+            self._weighted = (self.table * self.weights[:, None]).astype(np.float32)
+        vectors = np.asarray(self.token_counts(texts) @ self._weighted, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 

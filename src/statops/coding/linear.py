@@ -59,9 +59,11 @@ def blend_levels(classes: np.ndarray, hierarchy: Hierarchy) -> list[str]:
 
 def fit_hierarchical(
     x: sp.spmatrix, labels: np.ndarray, hierarchy: Hierarchy, regularisation: float, seed: int,
-    x_dev: sp.spmatrix, dev_labels: np.ndarray, workers: int = 2,
+    x_dev: sp.spmatrix | None, dev_labels: np.ndarray | None, workers: int = 2,
+    blend: dict[str, float] | None = None,
 ) -> tuple[LinearScores, dict[str, float]]:
-    """Fit the code-level and ancestor-level classifiers, choose blend weights on dev, fold them."""
+    """Fit the code-level and ancestor-level classifiers, choose blend weights on dev (or take
+    `blend`, weights chosen before), fold them."""
     levels = blend_levels(np.asarray(sorted(set(labels)), dtype=object), hierarchy)
     jobs: dict[str, tuple[sp.spmatrix, np.ndarray]] = {"": (x, labels)}
     for level in levels:
@@ -80,7 +82,11 @@ def fit_hierarchical(
     for level, model in fitted.items():
         index = {c: i for i, c in enumerate(model.classes)}
         columns[level] = np.array([index.get(a, -1) for a in hierarchy.at_level(list(leaf.classes), level)])
-    weights = _choose_blend(leaf, fitted, columns, x_dev, dev_labels)
+    if blend is not None:
+        weights = {level: float(blend.get(level, 0.0)) for level in fitted}
+    else:
+        assert x_dev is not None and dev_labels is not None
+        weights = _choose_blend(leaf, fitted, columns, x_dev, dev_labels)
     folded_w = leaf.weights.copy()
     folded_b = leaf.bias.copy()
     for level, w in weights.items():

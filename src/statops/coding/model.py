@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
@@ -19,10 +19,14 @@ from statops.coding.embedding import Encoder
 from statops.coding.neighbours import Neighbourhood, NeighbourModel
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
+from statops.coding.tokens import TokenFeatures, supported
 from statops.errors import InvalidInput
 
 TOP_K = 5
 OUTPUT_COLUMNS = ("code", "title", "confidence", "decision", "alternatives")
+# Answers kept per model, by normalised text: a text seen in an earlier batch (a file's next chunk,
+# the next request) is not scored again. Bounded: past this many texts the memory is cleared.
+ANSWER_CACHE = 200_000
 
 
 def build_features() -> FeatureUnion:
@@ -50,9 +54,16 @@ def word_vocabulary(features: FeatureUnion) -> dict[str, int]:
 def pool_scores(linear: np.ndarray, hood: Neighbourhood, pooling: dict[str, float]) -> np.ndarray:
     """log softmax(linear / T) + w * log(vote + floor): pooling in log space (a product of the two
     distributions) lets either model veto a code the other likes, which averaging does not."""
-    log_linear = log_softmax(linear / np.float32(pooling["linear_temperature"]), axis=1)
+    log_linear = _log_softmax(linear / np.float32(pooling["linear_temperature"]))
     log_votes = np.log(hood.probabilities + np.float32(pooling["neighbour_floor"]))
     return (log_linear + np.float32(pooling["neighbour_weight"]) * log_votes).astype(np.float32)
+
+
+def _log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax in the scores' own precision (scipy's works in float64 and is several
+    times slower on a batch of float32 scores)."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 @dataclass
@@ -93,15 +104,28 @@ class CodingModel:
     pooling: dict[str, float] = field(default_factory=dict)
     profile: str = "standard"
 
+    def __post_init__(self) -> None:
+        # The TF-IDF transform from per-word caches (statops.coding.tokens), equal to the union's own.
+        self._tokens = TokenFeatures(self.features) if supported(self.features) else None
+        self._answers: dict[str, tuple[str, str, float, str]] = {}
+
     def __repr__(self) -> str:
         return f"CodingModel({len(self.classes)} codes, threshold {self.threshold:.4f})"
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """The TF-IDF features of normalised texts."""
+        return self._tokens.transform(texts) if self._tokens is not None else self.features.transform(texts)
+
+    def forget_answers(self) -> None:
+        """Drop the answers kept from earlier batches (timing a cold model, or after a change)."""
+        self._answers.clear()
 
     # -- probabilities -------------------------------------------------------------------------
     def class_scores(self, texts: list[str], embedded: np.ndarray | None = None) -> np.ndarray:
         """Raw linear scores (records x classes) for normalised texts, in float32 for speed. A model
         whose linear classifier also reads the texts' embeddings (`embedded`, the encoder's rows) has
         their weights in the rows of `weights` after the TF-IDF features'."""
-        x = self.features.transform(texts)
+        x = self.transform(texts)
         scores = x @ self.weights[:x.shape[1]] + self.bias
         if self.weights.shape[0] > x.shape[1]:
             if embedded is None:
@@ -166,23 +190,64 @@ class CodingModel:
     def predict_frame(self, texts: pd.Series | list[str]) -> pd.DataFrame:
         """code, title, confidence, decision (auto/review) and alternatives (top-5 JSON) per text,
         one row per text in order. An empty text gets no code: code and title empty, confidence 0,
-        decision 'review', no alternatives."""
-        predictions, index, empty = self._distinct(texts)
-        return self._table(predictions, empty).iloc[index].reset_index(drop=True)
+        decision 'review', no alternatives.
 
-    def _table(self, p: Predictions, empty: np.ndarray) -> pd.DataFrame:
-        titles = self.hierarchy.titles
-        alternatives = [
-            "[]" if blank else
-            json.dumps([{"code": str(c), "probability": round(float(q), 6)} for c, q in zip(codes, probs, strict=True)])
-            for codes, probs, blank in zip(p.top_codes, p.top_probs, empty, strict=True)
-        ]
-        codes = np.where(empty, "", p.codes.astype(str))
-        return pd.DataFrame({
-            "code": pd.array(codes, dtype="string"),
-            "title": pd.array([titles.get(str(c), "") for c in codes], dtype="string"),
-            "confidence": p.confidence.astype(np.float64),
-            "decision": np.where((p.confidence >= self.threshold) & ~empty, "auto", "review"),
-            "alternatives": alternatives,
+        Each distinct text is scored once, and a text answered in an earlier call (a file's earlier
+        chunk, an earlier request) is not scored again: its answer is kept, up to ANSWER_CACHE texts.
+        """
+        raw_codes, raw_unique = pd.factorize(pd.Series(texts, dtype=object).fillna(""), use_na_sentinel=False)
+        normalised = normalise(raw_unique)
+        answers = self._answers
+        missing = list(dict.fromkeys(t for t in normalised if t not in answers))
+        if missing:
+            predictions = self.predict_normalised(missing)
+            empty = np.array([t == "" for t in missing], dtype=bool)
+            predictions.confidence[empty] = 0.0  # nothing to code from: always a human's call
+            fresh = dict(zip(missing, self._rows(predictions, empty), strict=True))
+            if len(missing) > ANSWER_CACHE:  # too many to keep: answer this batch from its own
+                answers = {**answers, **fresh}
+            else:
+                if len(answers) + len(missing) > ANSWER_CACHE:
+                    answers.clear()
+                answers.update(fresh)
+        rows = [answers[t] for t in normalised]
+        code, title, confidence, alternatives = (list(c) for c in zip(*rows, strict=True)) if rows \
+            else ([], [], [], [])
+        confidences = np.asarray(confidence, dtype=np.float64)
+        decision = np.where((confidences >= self.threshold) & (np.asarray(code, dtype=object) != ""), "auto", "review")
+        table = pd.DataFrame({
+            "code": pd.array(code, dtype="string"),
+            "title": pd.array(title, dtype="string"),
+            "confidence": confidences,
+            "decision": decision.astype(object),
+            "alternatives": np.asarray(alternatives, dtype=object),
         })
+        return table.iloc[raw_codes].reset_index(drop=True) if len(table) != len(raw_codes) or \
+            not np.array_equal(raw_codes, np.arange(len(raw_codes))) else table
 
+    def _rows(self, p: Predictions, empty: np.ndarray) -> list[tuple[str, str, float, str]]:
+        """(code, title, confidence, alternatives JSON) per record (the decision follows from the
+        confidence and the threshold, so a kept answer never goes stale). The JSON is written as
+        `json.dumps` writes it (codes JSON-quoted once per class, probabilities as rounded floats),
+        without building a dict per alternative."""
+        quoted = self._quoted_codes()
+        titles = self.hierarchy.titles
+        rows = []
+        for code, confidence, top, probabilities, blank in zip(
+                p.codes.tolist(), p.confidence.tolist(), p.top_codes.tolist(), p.top_probs.tolist(), empty.tolist(),
+                strict=True):
+            if blank:
+                rows.append(("", "", confidence, "[]"))
+                continue
+            alternatives = "[" + ", ".join(
+                f'{{"code": {quoted[c]}, "probability": {round(q, 6)!r}}}'
+                for c, q in zip(top, probabilities, strict=True)) + "]"
+            rows.append((str(code), titles.get(str(code), ""), confidence, alternatives))
+        return rows
+
+    def _quoted_codes(self) -> dict[Any, str]:
+        """Each class as JSON (quoted and escaped as json.dumps does), once per model."""
+        quoted = getattr(self, "_quoted", None)
+        if quoted is None or len(quoted) != len(self.classes):
+            quoted = self._quoted = {c: json.dumps(str(c)) for c in self.classes}
+        return quoted

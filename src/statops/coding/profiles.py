@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from statops.classifications.hierarchy import Hierarchy
 from statops.coding.calibration import fit_temperature
 from statops.coding.embedding import Encoder, OnnxEncoder, StaticEncoder
 from statops.coding.model import pool_scores
-from statops.coding.neighbours import Neighbourhood, NeighbourModel, build_graph
+from statops.coding.neighbours import GRAPH, QUICK_GRAPH, Neighbourhood, NeighbourModel, build_graph
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -69,13 +70,20 @@ class PooledFit:
     temperature: float  # of the pooled scores
 
 
+def graph_settings(profile: str) -> dict[str, Any]:
+    """The neighbour graph of a profile: the fast profile searches a quantised, sparser graph."""
+    return QUICK_GRAPH if profile == "fast" else GRAPH
+
+
 def fit_pooling(train_embedded: np.ndarray, train_index: np.ndarray, classes: np.ndarray,
-                dev_embedded: np.ndarray, dev_linear: np.ndarray, dev_index: np.ndarray) -> PooledFit:
+                dev_embedded: np.ndarray, dev_linear: np.ndarray, dev_index: np.ndarray,
+                search: dict[str, Any] | None = None) -> PooledFit:
     """Choose k, the neighbour temperature, the pooling weight and floor on dev (accuracy plus
-    top-5 accuracy, as the level blend), then the temperature of the pooled scores."""
+    top-5 accuracy, as the level blend), then the temperature of the pooled scores. `search`: the
+    neighbour graph's settings (statops.coding.neighbours.GRAPH by default)."""
     known = dev_index >= 0
     linear_temperature = fit_temperature(dev_linear, dev_index)
-    graph = build_graph(train_embedded)  # built once, shared by every k and temperature
+    graph = build_graph(train_embedded, search)  # built once, shared by every k and temperature
     best: tuple[float, dict[str, float], NeighbourModel, Neighbourhood] | None = None
     for k, temperature in itertools.product(NEIGHBOURS, NEIGHBOUR_TEMPERATURES):
         model = NeighbourModel(train_embedded, train_index, len(classes), k, temperature, graph)

@@ -137,6 +137,8 @@ class CodingTask:
             "level_blend": json.dumps(meta.get("level_blend", {})),
             "profile": coder.profile,
         }
+        if "refit_on_dev" in meta:
+            params["refit_on_dev"] = meta["refit_on_dev"]
         if coder.encoder is not None and coder.neighbours is not None:
             params.update({"encoder": json.dumps(coder.encoder.describe()),
                            "neighbours": json.dumps(coder.neighbours.settings()),
@@ -184,6 +186,8 @@ class CodingTask:
                                        "target_accuracy": float(params["target_accuracy"])}
             if params.get("profile", "standard") != "standard":
                 options["profile"] = str(params["profile"])
+            if "refit_on_dev" in params:
+                options["refit_on_dev"] = True
             share = float(params["dev_share"]) if "dev_share" in params else held_out_share(params)
             if share is not None:
                 options["dev_share"] = share

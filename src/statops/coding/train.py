@@ -9,12 +9,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from statops.coding.calibration import ConfidenceModel, fit_temperature
 from statops.coding.linear import fit_hierarchical
 from statops.coding.metrics import Evaluation, evaluate_predictions, threshold_for_accuracy
 from statops.coding.model import TOP_K, CodingModel, build_features, with_embeddings, word_vocabulary
-from statops.coding.profiles import check_profile, embed_distinct, fit_pooling, make_encoder, title_texts
+from statops.coding.profiles import (
+    check_profile,
+    embed_distinct,
+    fit_pooling,
+    graph_settings,
+    make_encoder,
+    title_texts,
+)
 from statops.coding.ranking import top_k
 from statops.coding.text import normalise
 from statops.errors import InvalidInput
@@ -30,6 +38,8 @@ class TrainingOptions:
     regularisation: float = 1.0  # LinearSVC's C
     dev_share: float = 0.15  # held out for calibration when no dev data is given
     profile: str = "standard"  # statops.coding.profiles: standard, accurate or fast
+    # Cross-fitting: once everything is chosen on dev, fit the classifiers again on train + dev.
+    refit_on_dev: bool = False
 
     def check(self) -> None:
         check_profile(self.profile)
@@ -112,13 +122,15 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     confidence_model = ConfidenceModel.for_classes(classes, hierarchy, vocabulary)
     metadata: dict[str, Any] = {"seed": options.seed, "regularisation": options.regularisation,
                                 "level_blend": blend, "profile": options.profile}
+    if options.refit_on_dev:
+        metadata["refit_on_dev"] = 0  # records added by the refit (0: none could be)
     model = CodingModel(features, linear.weights, linear.bias, classes, 1.0, confidence_model, 1.0,
                         options.target_accuracy, hierarchy, metadata, profile=options.profile)
     extra = None
     if embedded:
         report("neighbours", 0.65)
         pooled = fit_pooling(train_embedded, np.array([class_index[y] for y in labels], dtype=np.int32), classes,
-                             dev_embedded, dev_scores, dev_index)
+                             dev_embedded, dev_scores, dev_index, graph_settings(options.profile))
         model.encoder, model.neighbours, model.pooling = encoder, pooled.neighbours, pooled.pooling
         metadata.update(encoder=encoder.describe(), neighbours=pooled.neighbours.settings(), pooling=pooled.pooling,
                         title_records=len(extra_texts))
@@ -133,12 +145,35 @@ def train_coder(request: FitRequest, progress: ProgressCallback | None = None) -
     held_out_confidence = confidence_model.out_of_fold_confidence(signals, correct, options.seed)
     confidence_model.fit(signals, correct)
     model.threshold = threshold_for_accuracy(held_out_confidence, correct, options.target_accuracy)
-    report("done", 1.0)
     evaluation = evaluate_predictions(
         list(dev_y), list(classes[top[:, 0]]), held_out_confidence, [list(classes[t]) for t in top],
         hierarchy, model.threshold, options.target_accuracy,
     )
+    if options.refit_on_dev and request.dev_texts is not None:
+        report("refit", 0.9)
+        _refit_on_dev(model, x_train, labels, x_dev, dev_y, blend, options)
+    report("done", 1.0)
     return FitResult(model, evaluation, time.perf_counter() - started, records, len(dev))
+
+
+def _refit_on_dev(model: CodingModel, x_train: Any, labels: np.ndarray, x_dev: Any, dev_y: np.ndarray,
+                  blend: dict[str, float], options: TrainingOptions) -> None:
+    """Cross-fitting: with every setting chosen on dev (blend weights, neighbours and pooling,
+    temperature, confidence model, threshold), fit the linear classifiers again on train and dev
+    records together. Dev records of codes the training data lacks are left out, so the model keeps
+    its classes. The neighbours stay the training records: the confidence model was fitted on their
+    signals (more records would make every record's neighbours nearer, and its confidence too high).
+    The dev quality reported is the one measured before, by classifiers that had not seen dev."""
+    known = np.isin(dev_y, model.classes)
+    if not known.any():
+        return
+    x_all = sp.vstack([x_train, x_dev[known]], format="csr")
+    labels_all = np.concatenate([labels, dev_y[known]])
+    linear, _ = fit_hierarchical(x_all, labels_all, model.hierarchy, options.regularisation, options.seed,
+                                 None, None, blend=blend)
+    if np.array_equal(linear.classes, model.classes):  # the same codes, as the dev records had only known ones
+        model.weights, model.bias = linear.weights, linear.bias
+        model.metadata["refit_on_dev"] = int(known.sum())
 
 
 def evaluate_model(model: CodingModel, texts: pd.Series, labels: pd.Series) -> Evaluation:
