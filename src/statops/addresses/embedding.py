@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import skops.io as sio
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from threadpoolctl import threadpool_limits
 
 from statops.errors import InvalidInput
+from statops.ngrams import WordNgrams
 
 DIMENSIONS = 96
 FIT_SAMPLE = 40_000  # the projection is learnt on a sample: cheaper, and as good for a gazetteer
 FEW = 16  # batches up to this size are projected text by text (see `_project_one`)
-WORD_CACHE = 200_000
 
 
 class AddressEncoder:
@@ -33,10 +31,8 @@ class AddressEncoder:
         # the projection as one float32 matrix: a product per batch, not sklearn's checks per call
         self._components = np.ascontiguousarray(projection.components_.astype(np.float32).T)  # scipy copies
         # a non-contiguous dense operand on every sparse product
-        self._analyser = vectoriser.build_analyzer()
-        self._vocabulary: dict[str, int] = vectoriser.vocabulary_
-        self._idf = vectoriser.idf_.astype(np.float32)
-        self._words: dict[str, tuple[int, ...]] = {}
+        self._ngrams = WordNgrams(vectoriser)  # each word's n-grams analysed once (statops.ngrams)
+        self._idf = self._ngrams.idf
 
     @property
     def dimensions(self) -> int:
@@ -65,54 +61,15 @@ class AddressEncoder:
         if len(texts) <= FEW:
             vectors = np.vstack([self._project_one(t) for t in texts])
         else:
-            vectors = np.asarray(self._weights(texts) @ self._components, dtype=np.float32)
+            # not scaled to unit length before the projection: the result is, afterwards
+            vectors = np.asarray(self._ngrams.batch(list(texts), unit_rows=False) @ self._components,
+                                 dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
 
-    def _word_columns(self, word: str) -> tuple[int, ...]:
-        """The vocabulary columns of one word's n-grams, with repeats. The vectoriser's n-grams
-        (char_wb) never cross a space, so a text's are its words' together: each word is analysed
-        once per process, not once per text it is in."""
-        found = self._words.get(word)
-        if found is None:
-            vocabulary = self._vocabulary
-            found = tuple(vocabulary[g] for g in self._analyser(word) if g in vocabulary)
-            if len(self._words) > WORD_CACHE:  # bounded: a long-running server sees endless new words
-                self._words.clear()
-            self._words[word] = found
-        return found
-
-    def _counts(self, text: str) -> Counter[int]:
-        counts: Counter[int] = Counter()
-        for word in text.split():
-            counts.update(self._word_columns(word))
-        return counts
-
-    def _weights(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Sublinear TF times IDF of each text's n-grams, as rows (not scaled to unit length: the
-        projection is, afterwards). The n-gram counts are (texts x words) @ (words x n-grams), over the
-        batch's distinct words."""
-        position: dict[str, int] = {}
-        word_ids: list[int] = []
-        indptr = [0]
-        for text in texts:
-            word_ids.extend(position.setdefault(w, len(position)) for w in text.split())
-            indptr.append(len(word_ids))
-        per_text = sp.csr_matrix((np.ones(len(word_ids), dtype=np.float32), np.asarray(word_ids, dtype=np.intp),
-                                  np.asarray(indptr, dtype=np.intp)), shape=(len(texts), len(position)))
-        columns = [self._word_columns(w) for w in position]
-        word_indptr = np.zeros(len(columns) + 1, dtype=np.intp)
-        np.cumsum([len(c) for c in columns], out=word_indptr[1:])
-        word_columns = np.fromiter(chain.from_iterable(columns), dtype=np.intp, count=int(word_indptr[-1]))
-        per_word = sp.csr_matrix((np.ones(len(word_columns), dtype=np.float32), word_columns, word_indptr),
-                                 shape=(len(columns), len(self._idf)))
-        counts = (per_text @ per_word).tocsr()
-        counts.data = (1.0 + np.log(counts.data)) * self._idf[counts.indices]
-        return counts
-
     def _project_one(self, text: str) -> np.ndarray:
         """One text's projection without building a sparse matrix."""
-        found = self._counts(text)
+        found = Counter(self._ngrams.text_columns(text))
         if not found:
             return np.zeros(self.dimensions, dtype=np.float32)
         index = np.fromiter(found.keys(), dtype=np.intp, count=len(found))

@@ -6,10 +6,11 @@ Python, one text at a time: about 70 µs a text, most of the coder's time where 
 repeat. Both of the coder's analysers work inside word boundaries (`char_wb` pads each word with
 spaces; words are runs of word characters), so a text's n-grams are its words' n-grams put
 together, plus the word bigrams. `TokenFeatures` keeps, per distinct word, the columns of its
-character n-grams and its word tokens, computed once by the fitted vectoriser's own analyser; a
-batch is then a list of cached column arrays, and counting, sublinear tf, idf and the l2 norm of
-each block are whole-array numpy operations. The result equals `FeatureUnion.transform` (to float
-rounding); `tests/coding/test_tokens.py` checks it on real and odd texts.
+character n-grams (statops.ngrams.WordNgrams) and its word tokens, computed once by the fitted
+vectorisers' own analysers; a batch is then a list of cached columns, and counting, sublinear tf,
+idf and the l2 norm of each block are whole-array numpy operations (statops.ngrams.sublinear_tfidf).
+The result equals `FeatureUnion.transform` (to float rounding); `tests/coding/test_tokens.py` checks
+it on real and odd texts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion
 
-CACHE_WORDS = 500_000  # words kept; a new word past this clears the cache (bounded memory in a server)
+from statops.ngrams import CACHE_WORDS, WordNgrams, sublinear_tfidf
 
 
 def supported(features: FeatureUnion) -> bool:
@@ -42,27 +43,23 @@ class TokenFeatures:
 
     def __init__(self, features: FeatureUnion) -> None:
         chars, words = features.named_transformers["chars"], features.named_transformers["words"]
-        self._char_analyser = chars.build_analyzer()
+        self._chars = WordNgrams(chars)
         self._word_tokens = words.build_tokenizer()
-        self._char_vocabulary: dict[str, int] = chars.vocabulary_
         self._word_vocabulary: dict[str, int] = words.vocabulary_
-        self._char_idf = np.asarray(chars.idf_, dtype=np.float32)
         self._word_idf = np.asarray(words.idf_, dtype=np.float32)
         self._bigrams = words.ngram_range[1] >= 2
-        self.n_chars = len(self._char_idf)
+        self.n_chars = len(self._chars.idf)
         self.n_features = self.n_chars + len(self._word_idf)
-        self._words: dict[str, tuple[list[int], list[str]]] = {}
+        self._tokens: dict[str, list[str]] = {}
 
     def _word(self, word: str) -> tuple[list[int], list[str]]:
         """A word's character n-gram columns (repeats kept) and its word tokens."""
-        cached = self._words.get(word)
-        if cached is None:
-            if len(self._words) >= CACHE_WORDS:
-                self._words.clear()
-            vocabulary = self._char_vocabulary
-            columns = [vocabulary[g] for g in self._char_analyser(word) if g in vocabulary]
-            cached = self._words[word] = (columns, self._word_tokens(word.lower()))
-        return cached
+        tokens = self._tokens.get(word)
+        if tokens is None:
+            if len(self._tokens) >= CACHE_WORDS:
+                self._tokens.clear()
+            tokens = self._tokens[word] = self._word_tokens(word.lower())
+        return self._chars.columns(word), tokens
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """The TF-IDF features of `texts` (records x features, float32), as the fitted union gives them."""
@@ -90,30 +87,10 @@ class TokenFeatures:
                     if column is not None:
                         word_columns.append(column)
             word_lengths[row] = len(word_columns) - before
-        char_block = _tfidf(char_columns, char_lengths, self._char_idf)
-        word_block = _tfidf(word_columns, word_lengths, self._word_idf)
+        char_block = sublinear_tfidf(char_columns, char_lengths, self._chars.idf)
+        word_block = sublinear_tfidf(word_columns, word_lengths, self._word_idf)
         return sp.hstack([char_block, word_block], format="csr", dtype=np.float32)
 
     def stats(self) -> dict[str, Any]:
-        return {"cached_words": len(self._words)}
+        return {"cached_words": len(self._chars)}
 
-
-def _tfidf(columns: list[int], lengths: np.ndarray, idf: np.ndarray) -> sp.csr_matrix:
-    """Counts of `columns` per row, then (1 + log count) * idf, each row scaled to unit length."""
-    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    counts = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), np.asarray(columns, dtype=np.int32),
-                            indptr), shape=(len(lengths), len(idf)))
-    counts.sum_duplicates()
-    data = counts.data
-    np.log(data, out=data)
-    data += 1.0
-    data *= idf[counts.indices]
-    squares = np.zeros(len(lengths), dtype=np.float64)
-    filled = np.diff(counts.indptr) > 0
-    if filled.any():
-        squares[filled] = np.add.reduceat((data.astype(np.float64)) ** 2, counts.indptr[:-1][filled])
-    norms = np.sqrt(squares)
-    norms[norms == 0] = 1.0
-    data /= np.repeat(norms, np.diff(counts.indptr)).astype(np.float32)
-    return counts
