@@ -16,7 +16,8 @@ were answered are looked up in the log (none may be missing).
     python benchmarks/serving.py [--home DIR] [--model soc2010-coder] [--seconds 20] [--soak 600]
                                  [--kill-trials 3] [--addresses]
 
-Without --home, builds the demo workspace (statops demo) in a temporary folder first.
+Without --home, builds the demo workspace (statops demo) in a temporary folder first. A coder keeps the
+answers of texts it has seen, so after the first pass through the texts both servers answer from memory.
 Prints a table and writes benchmarks/out/serving.json.
 """
 
