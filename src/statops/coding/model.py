@@ -198,19 +198,20 @@ class CodingModel:
         raw_codes, raw_unique = pd.factorize(pd.Series(texts, dtype=object).fillna(""), use_na_sentinel=False)
         normalised = normalise(raw_unique)
         answers = self._answers
-        missing = list(dict.fromkeys(t for t in normalised if t not in answers))
+        # this call's own copy of what it needs: a server's other threads may clear the kept answers meanwhile
+        found = {t: answers.get(t) for t in normalised}
+        missing = [t for t, row in found.items() if row is None]
         if missing:
             predictions = self.predict_normalised(missing)
             empty = np.array([t == "" for t in missing], dtype=bool)
             predictions.confidence[empty] = 0.0  # nothing to code from: always a human's call
             fresh = dict(zip(missing, self._rows(predictions, empty), strict=True))
-            if len(missing) > ANSWER_CACHE:  # too many to keep: answer this batch from its own
-                answers = {**answers, **fresh}
-            else:
+            found.update(fresh)
+            if len(missing) <= ANSWER_CACHE:  # too many to keep: this batch is answered from its own
                 if len(answers) + len(missing) > ANSWER_CACHE:
                     answers.clear()
                 answers.update(fresh)
-        rows = [answers[t] for t in normalised]
+        rows = [found[t] for t in normalised]
         code, title, confidence, alternatives = (list(c) for c in zip(*rows, strict=True)) if rows \
             else ([], [], [], [])
         confidences = np.asarray(confidence, dtype=np.float64)
