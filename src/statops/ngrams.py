@@ -53,10 +53,9 @@ class WordNgrams:
         columns: list[int] = []
         lengths = np.zeros(len(texts), dtype=np.int64)
         for row, text in enumerate(texts):
-            before = len(columns)
-            for word in text.split():
-                columns.extend(self.columns(word))
-            lengths[row] = len(columns) - before
+            found = self.text_columns(text)
+            columns.extend(found)
+            lengths[row] = len(found)
         return sublinear_tfidf(columns, lengths, self.idf, unit_rows)
 
 

@@ -32,7 +32,6 @@ class AddressEncoder:
         self._components = np.ascontiguousarray(projection.components_.astype(np.float32).T)  # scipy copies
         # a non-contiguous dense operand on every sparse product
         self._ngrams = WordNgrams(vectoriser)  # each word's n-grams analysed once (statops.ngrams)
-        self._idf = self._ngrams.idf
 
     @property
     def dimensions(self) -> int:
@@ -73,7 +72,8 @@ class AddressEncoder:
         if not found:
             return np.zeros(self.dimensions, dtype=np.float32)
         index = np.fromiter(found.keys(), dtype=np.intp, count=len(found))
-        weights = (1.0 + np.log(np.fromiter(found.values(), dtype=np.float32, count=len(found)))) * self._idf[index]
+        counts = np.fromiter(found.values(), dtype=np.float32, count=len(found))
+        weights = (1.0 + np.log(counts)) * self._ngrams.idf[index]
         return np.asarray(weights @ self._components[index], dtype=np.float32)
 
     def save(self, path: Path) -> None:

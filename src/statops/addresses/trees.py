@@ -42,7 +42,7 @@ class CompiledTrees:
             raise ValueError("only binary models on numerical features can be compiled")
         self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
         feature, threshold, missing_left, masks, starts = [], [], [], [], []
-        values = np.zeros((0, MAX_LEAVES))
+        values: list[np.ndarray] = []
         for nodes in trees:
             leaves, under = _leaf_order(nodes)
             if len(leaves) > MAX_LEAVES:
@@ -59,16 +59,16 @@ class CompiledTrees:
                 for position in ruled_out:
                     bits |= 1 << position
                 masks.append(~np.uint32(bits))
-            row = np.zeros((1, MAX_LEAVES))
-            row[0, :len(leaves)] = nodes["value"][leaves]
-            values = np.vstack([values, row])
+            row = np.zeros(MAX_LEAVES)
+            row[:len(leaves)] = nodes["value"][leaves]
+            values.append(row)
         # one row per split: the working arrays are splits x rows, each split's row contiguous
         self.feature = np.array(feature, dtype=np.intp)
         self.threshold = np.array(threshold, dtype=np.float64)[:, None]
         self.missing_left = np.array(missing_left, dtype=bool)[:, None]
         self.mask = np.array(masks, dtype=np.uint32)[:, None]
         self.starts = np.array(starts, dtype=np.intp)
-        self.values = values
+        self.values = np.array(values).reshape(len(values), MAX_LEAVES)
         self._tree = np.arange(len(starts), dtype=np.intp)
 
     def raw(self, x: np.ndarray) -> np.ndarray:
